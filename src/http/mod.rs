@@ -1,0 +1,558 @@
+//! The one HTTP transport every vendor uses: timeouts, a body cap enforced while reading,
+//! retries that are safe, `Retry-After`, tracing, and SOAP helpers ([`soap`]).
+//!
+//! Retry rules (object_store's `client/retry.rs` and the AWS SDK standard mode were the models):
+//!
+//! - 5xx, 408 and 429 answers and connection failures are retried with jittered exponential
+//!   backoff (`initial_backoff * 2^n`, capped at `max_backoff`, half of it random), up to
+//!   `max_attempts` requests and within the overall `deadline`.
+//! - `Retry-After` (seconds or an HTTP date) is honoured up to `max_retry_after`; a longer wait
+//!   fails at once with [`Error::RateLimited`].
+//! - A request not marked [`idempotent`](Request::idempotent) is retried only when it certainly
+//!   did not reach the vendor: the connection was refused, or the vendor answered 429. After a
+//!   timeout, a reset or a 5xx it fails, and the caller decides (Alarm.com's provisioning looks
+//!   the customer up before creating again).
+//! - A SOAP fault answered with HTTP 500 is the vendor's definitive answer and is returned to
+//!   the caller, not retried.
+
+pub mod soap;
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use tracing::Instrument;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// How to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Most requests per call, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Backoff before the second attempt.
+    pub initial_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+    /// Longest time for a whole call, retries included.
+    pub deadline: Duration,
+    /// Longest `Retry-After` the crate waits; a longer one fails with [`Error::RateLimited`].
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            deadline: Duration::from_secs(120),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retry at all.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let exp = 2u32.saturating_pow(retry.saturating_sub(1).min(20));
+        let base = self
+            .initial_backoff
+            .saturating_mul(exp)
+            .min(self.max_backoff);
+        let half = base / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// Transport settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time for one request, answer included.
+    pub attempt_timeout: Duration,
+    /// Largest body read (default 8 MiB); a larger one is an [`Error::InvalidResponse`] and is
+    /// not read further.
+    pub max_body_bytes: usize,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// The `User-Agent` sent.
+    pub user_agent: String,
+}
+
+/// Default body cap: 8 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retry: RetryPolicy::default(),
+            user_agent: concat!("interactive-services/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// One request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The operation's name, for errors and tracing.
+    pub operation: &'static str,
+    /// The method.
+    pub method: Method,
+    /// The URL.
+    pub url: Url,
+    /// Headers; `Authorization` and other credential headers are marked sensitive on sending.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Whether repeating the request is harmless, so that it may be retried after it may have
+    /// reached the vendor.
+    pub idempotent: bool,
+    /// Whether a SOAP fault answered with HTTP 500 is a normal (definitive) answer.
+    pub soap: bool,
+}
+
+impl Request {
+    /// A request with no headers and an empty body, not idempotent.
+    pub fn new(operation: &'static str, method: Method, url: Url) -> Self {
+        Self {
+            operation,
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+            idempotent: false,
+            soap: false,
+        }
+    }
+}
+
+/// An answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, at most the configured cap.
+    pub body: Vec<u8>,
+    /// How many requests it took.
+    pub attempts: u32,
+}
+
+/// The HTTP transport of one provider.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    options: TransportOptions,
+    provider: String,
+}
+
+enum Attempt {
+    Done(Response),
+    /// Try again after the wait (or fail with the error when no attempt is left).
+    Retry(Error, Option<Duration>),
+    Fail(Error),
+}
+
+const SENSITIVE: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
+impl Transport {
+    /// A transport for `provider` (the name used in errors and tracing).
+    pub fn new(provider: impl Into<String>, options: TransportOptions) -> Result<Self> {
+        let provider = provider.into();
+        let client = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .user_agent(options.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Transport {
+                provider: provider.clone(),
+                operation: "build transport",
+                attempts: 0,
+                source: Box::new(e.without_url()),
+            })?;
+        Ok(Self {
+            client,
+            options,
+            provider,
+        })
+    }
+
+    /// The provider name.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &TransportOptions {
+        &self.options
+    }
+
+    /// Sends `request` with the retry rules of the [module docs](self). Returns 2xx answers (and
+    /// SOAP faults for SOAP requests); every other outcome is a typed error.
+    pub async fn send(&self, mut request: Request) -> Result<Response> {
+        for (name, value) in request.headers.iter_mut() {
+            if SENSITIVE.contains(&name.as_str()) {
+                value.set_sensitive(true);
+            }
+        }
+        let started = Instant::now();
+        let policy = &self.options.retry;
+        let max_attempts = policy.max_attempts.max(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let remaining = policy.deadline.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                return Err(self.timeout(&request, attempt - 1, started));
+            }
+            let span = tracing::info_span!(
+                "isp_call",
+                provider = %self.provider,
+                operation = request.operation,
+                attempt,
+                elapsed_ms = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            );
+            let outcome = self
+                .attempt(
+                    &request,
+                    attempt,
+                    remaining.min(self.options.attempt_timeout),
+                    started,
+                )
+                .instrument(span.clone())
+                .await;
+            span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+            match outcome {
+                Attempt::Done(mut response) => {
+                    span.record("outcome", "ok");
+                    response.attempts = attempt;
+                    return Ok(response);
+                }
+                Attempt::Fail(e) => {
+                    span.record("outcome", "error");
+                    return Err(e);
+                }
+                Attempt::Retry(e, retry_after) => {
+                    if attempt >= max_attempts {
+                        span.record("outcome", "error");
+                        return Err(e);
+                    }
+                    let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt));
+                    if started.elapsed() + wait >= policy.deadline {
+                        span.record("outcome", "error");
+                        return Err(e);
+                    }
+                    span.record("outcome", "retry");
+                    tracing::debug!(
+                        provider = %self.provider,
+                        operation = request.operation,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn timeout(&self, request: &Request, attempts: u32, started: Instant) -> Error {
+        Error::Timeout {
+            provider: self.provider.clone(),
+            operation: request.operation,
+            attempts,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &Request,
+        attempt: u32,
+        timeout: Duration,
+        started: Instant,
+    ) -> Attempt {
+        let sent = self
+            .client
+            .request(request.method.clone(), request.url.clone())
+            .headers(request.headers.clone())
+            .body(request.body.clone())
+            .timeout(timeout)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return self.send_failed(request, attempt, started, e),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match self.read_body(request, attempt, started, response).await {
+            Ok(body) => body,
+            Err(outcome) => return outcome,
+        };
+        let response = Response {
+            status,
+            headers,
+            body,
+            attempts: attempt,
+        };
+        self.judge(request, attempt, response)
+    }
+
+    fn send_failed(
+        &self,
+        request: &Request,
+        attempt: u32,
+        started: Instant,
+        e: reqwest::Error,
+    ) -> Attempt {
+        // A refused connection never reached the vendor: always safe to try again.
+        let never_sent = e.is_connect() && !e.is_timeout();
+        let error = if e.is_timeout() {
+            self.timeout(request, attempt, started)
+        } else {
+            Error::Transport {
+                provider: self.provider.clone(),
+                operation: request.operation,
+                attempts: attempt,
+                source: Box::new(e.without_url()),
+            }
+        };
+        if never_sent || request.idempotent {
+            Attempt::Retry(error, None)
+        } else {
+            Attempt::Fail(error)
+        }
+    }
+
+    async fn read_body(
+        &self,
+        request: &Request,
+        attempt: u32,
+        started: Instant,
+        mut response: reqwest::Response,
+    ) -> std::result::Result<Vec<u8>, Attempt> {
+        let cap = self.options.max_body_bytes;
+        let too_large = |n: String| {
+            Attempt::Fail(Error::InvalidResponse {
+                provider: self.provider.clone(),
+                operation: request.operation,
+                detail: format!(
+                    "the body is larger than the {cap}-byte cap ({n}); it was not read"
+                ),
+            })
+        };
+        if let Some(len) = response.content_length() {
+            if len > cap as u64 {
+                return Err(too_large(format!("{len} bytes announced")));
+            }
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > cap {
+                        return Err(too_large("more arrived".into()));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => {
+                    let error = if e.is_timeout() {
+                        self.timeout(request, attempt, started)
+                    } else {
+                        Error::InvalidResponse {
+                            provider: self.provider.clone(),
+                            operation: request.operation,
+                            detail: format!(
+                                "the body was cut off after {} bytes (HTTP {})",
+                                body.len(),
+                                response.status().as_u16()
+                            ),
+                        }
+                    };
+                    return Err(if request.idempotent {
+                        Attempt::Retry(error, None)
+                    } else {
+                        Attempt::Fail(error)
+                    });
+                }
+            }
+        }
+    }
+
+    fn judge(&self, request: &Request, attempt: u32, response: Response) -> Attempt {
+        let status = response.status;
+        if status.is_success() {
+            return Attempt::Done(response);
+        }
+        if request.soap
+            && status == StatusCode::INTERNAL_SERVER_ERROR
+            && soap::is_fault(&response.body)
+        {
+            return Attempt::Done(response);
+        }
+        let provider = self.provider.clone();
+        let operation = request.operation;
+        let retry_after = retry_after(&response.headers);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let error = Error::RateLimited {
+                provider,
+                operation,
+                retry_after,
+            };
+            return match retry_after {
+                Some(wait) if wait > self.options.retry.max_retry_after => Attempt::Fail(error),
+                // A 429 means the vendor did not act on the request: safe to repeat.
+                _ => Attempt::Retry(error, retry_after),
+            };
+        }
+        let detail = describe_body(status, &response.body);
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            let error = if looks_like_html(&response.body) {
+                Error::InvalidResponse {
+                    provider,
+                    operation,
+                    detail: format!("{detail} after {attempt} attempt(s)"),
+                }
+            } else {
+                Error::Unavailable {
+                    provider,
+                    operation,
+                    attempts: attempt,
+                    detail,
+                }
+            };
+            if let Some(wait) = retry_after {
+                if wait > self.options.retry.max_retry_after {
+                    return Attempt::Fail(error);
+                }
+            }
+            return if request.idempotent {
+                Attempt::Retry(error, retry_after)
+            } else {
+                Attempt::Fail(error)
+            };
+        }
+        Attempt::Fail(match status {
+            StatusCode::UNAUTHORIZED => Error::Unauthenticated {
+                provider,
+                operation,
+                message: detail,
+            },
+            StatusCode::FORBIDDEN => Error::PermissionDenied {
+                provider,
+                operation,
+                permission: "(not named by the vendor)".into(),
+                guidance: detail,
+            },
+            StatusCode::NOT_FOUND => Error::NotFound {
+                provider,
+                operation,
+                what: detail,
+            },
+            StatusCode::CONFLICT => Error::Conflict {
+                provider,
+                operation,
+                message: detail,
+            },
+            _ => Error::Vendor {
+                provider,
+                operation,
+                code: Some(status.as_u16().to_string()),
+                message: detail,
+            },
+        })
+    }
+}
+
+/// Parses `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Whether a body is an HTML page (an outage or proxy error page) rather than data.
+pub fn looks_like_html(body: &[u8]) -> bool {
+    let start: Vec<u8> = body
+        .iter()
+        .copied()
+        .skip_while(|b| b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF)
+        .take(15)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
+}
+
+/// A short, safe description of an error answer: status, and the title of an HTML page or the
+/// first characters of a text body.
+pub fn describe_body(status: StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    if looks_like_html(body) {
+        let lower = text.to_ascii_lowercase();
+        let title = lower
+            .find("<title>")
+            .and_then(|s| {
+                let from = s + "<title>".len();
+                lower
+                    .get(from..)?
+                    .find("</title>")
+                    .and_then(|e| text.get(from..from + e).map(|t| t.trim().to_owned()))
+            })
+            .filter(|t| !t.is_empty());
+        return match title {
+            Some(t) => {
+                format!("HTTP {status}: an HTML page titled \"{t}\" instead of the expected answer")
+            }
+            None => format!("HTTP {status}: an HTML page instead of the expected answer"),
+        };
+    }
+    let snippet: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if snippet.trim().is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        format!("HTTP {status}: {}", snippet.trim())
+    }
+}
+
+/// A header value from a string that is not secret; invalid characters are an
+/// [`Error::InvalidRequest`].
+pub fn header_value(provider: &str, operation: &'static str, value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|_| Error::InvalidRequest {
+        provider: provider.to_owned(),
+        operation,
+        detail: "a header value contains characters HTTP does not allow".into(),
+    })
+}
+
+/// Header name helper for static names.
+pub fn header_name(name: &'static str) -> HeaderName {
+    HeaderName::from_static(name)
+}

@@ -1,0 +1,70 @@
+//! # interactive-services
+//!
+//! Work with *interactive services providers* (ISPs) — Alarm.com, Honeywell Total Connect,
+//! Brinks Home — from a security dealer's back office: keep a catalog of ISP configurations,
+//! check credentials and permissions, read service plans, provision and change customer
+//! accounts, and terminate them, all through one trait,
+//! [`InteractiveServicesProvider`].
+//!
+//! ```
+//! use interactive_services::{IspConfig, ProviderRegistry, ProvisionRequest, PlanChange};
+//! use interactive_services::testkit::InMemoryProvider;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), interactive_services::Error> {
+//! // A configuration, validated on build (every problem is reported at once).
+//! let config = IspConfig::builder()
+//!     .name("Reference (in memory)")
+//!     .provider("in_memory")
+//!     .credential("token", "not-a-real-secret")
+//!     .default_plan("basic")
+//!     .build()?;
+//!
+//! // Providers are built by name; contributed providers register the same way.
+//! let mut registry = ProviderRegistry::with_built_ins();
+//! InMemoryProvider::register(&mut registry);
+//! let provider = registry.build(&config)?;
+//!
+//! // No plan in the request: the configuration's default plan is used.
+//! let request = ProvisionRequest::builder("CUST-1001").name("Ada", "Lovelace").build();
+//! let account = provider.provision(&request).await?;
+//! let account = provider
+//!     .change_plan(&account.id, &PlanChange::new().add("LightAutomation"))
+//!     .await?;
+//! assert!(account.has_feature("LightAutomation"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! - `alarm-com` (default): the [Alarm.com provider](providers::alarm_com).
+//! - `testkit`: simulators speaking each vendor's wire format, the in-memory reference
+//!   provider and the conformance suite every provider must pass.
+//!
+//! ## Secrets
+//!
+//! Credentials are kept as [`secrecy::SecretString`]. No `Debug`, `Display`, `Serialize`
+//! output, error or tracing field of this crate contains one; storing a configuration with its
+//! secrets is the explicit [`IspConfig::to_json_with_secrets`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod provider;
+pub mod providers;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use config::{CallbackConfig, Credentials, IspCatalog, IspConfig, IspConfigBuilder, Status};
+pub use error::{Error, Problem, Result, ValidationErrors};
+pub use model::*;
+pub use provider::{
+    Capabilities, ConfiguredProvider, InteractiveServicesProvider, ProviderConstructor,
+    ProviderRegistry,
+};
+pub use secrecy;

@@ -1,0 +1,405 @@
+//! The conformance suite: one public async function per behaviour every provider must show,
+//! each gated by [`Capabilities`]. A contributed provider runs [`run_all`] (or the functions one
+//! by one) against its own simulator or test account.
+//!
+//! ```no_run
+//! # async fn demo(provider: &dyn interactive_services::InteractiveServicesProvider) {
+//! use interactive_services::testkit::conformance::{self, Options};
+//! conformance::run_all(provider, &Options::default()).await;
+//! # }
+//! ```
+//!
+//! Each function creates its own customers with fresh dealer customer ids, so the functions
+//! may run in any order and against a provider that already holds accounts. A failed check
+//! panics with a message naming the behaviour, as a test assertion does.
+
+use std::collections::BTreeSet;
+
+use crate::error::Error;
+use crate::model::{
+    AccountId, AccountStatus, Address, BuilderRecordRequest, DealerCustomerId, FeatureId,
+    PlanChange, PlanId, ProvisionRequest,
+};
+use crate::provider::{Capabilities, InteractiveServicesProvider};
+
+/// What the suite may use at the provider.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Two add-on features the provider accepts on its plans.
+    pub features: [FeatureId; 2],
+    /// The plan to provision on; `None` takes the first plan the provider lists.
+    pub plan: Option<PlanId>,
+    /// A prefix for the dealer customer ids the suite creates.
+    pub id_prefix: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            features: [
+                FeatureId::new("LightAutomation"),
+                FeatureId::new("ThermostatControl"),
+            ],
+            plan: None,
+            id_prefix: format!("conf-{:08x}", fastrand::u32(..)),
+        }
+    }
+}
+
+impl Options {
+    fn dealer_id(&self, what: &str) -> DealerCustomerId {
+        DealerCustomerId::new(format!(
+            "{}-{what}-{:06x}",
+            self.id_prefix,
+            fastrand::u32(..0xFF_FFFF)
+        ))
+    }
+}
+
+async fn plan_for(p: &dyn InteractiveServicesProvider, o: &Options) -> PlanId {
+    if let Some(plan) = &o.plan {
+        return plan.clone();
+    }
+    let plans = p.service_plans().await.expect("service_plans");
+    plans
+        .first()
+        .expect("the provider lists at least one plan")
+        .id
+        .clone()
+}
+
+fn request(dealer: DealerCustomerId, plan: PlanId) -> ProvisionRequest {
+    ProvisionRequest::builder(dealer)
+        .name("Conformance", "Customer")
+        .email("conformance@example.com")
+        .phone("5555550100")
+        .address(Address {
+            street1: "1 Test Way".into(),
+            street2: None,
+            city: "Springfield".into(),
+            state: "VA".into(),
+            zip: "22150".into(),
+            country: "US".into(),
+        })
+        .plan(plan)
+        .build()
+}
+
+async fn provision(
+    p: &dyn InteractiveServicesProvider,
+    o: &Options,
+    what: &str,
+) -> crate::model::IspAccount {
+    let plan = plan_for(p, o).await;
+    p.provision(&request(o.dealer_id(what), plan))
+        .await
+        .unwrap_or_else(|e| panic!("[{what}] provision failed: {e}"))
+}
+
+/// Runs every behaviour the provider's capabilities allow.
+pub async fn run_all(p: &dyn InteractiveServicesProvider, o: &Options) {
+    credentials_are_accepted(p).await;
+    service_plans_are_listed(p).await;
+    provision_then_read(p, o).await;
+    provision_never_duplicates(p, o).await;
+    plan_change_adds_and_removes_features(p, o).await;
+    plan_change_moves_plan(p, o).await;
+    validate_only_changes_nothing(p, o).await;
+    terminate_is_idempotent(p, o).await;
+    unknown_account_is_not_found(p).await;
+    listing_includes_provisioned(p, o).await;
+    events_are_ordered_and_resumable(p, o).await;
+    builder_records(p, o).await;
+    unsupported_operations_say_so(p).await;
+}
+
+/// `validate_credentials` accepts the configured login and says it may provision.
+pub async fn credentials_are_accepted(p: &dyn InteractiveServicesProvider) {
+    let check = p
+        .validate_credentials()
+        .await
+        .unwrap_or_else(|e| panic!("[credentials] validate_credentials failed: {e}"));
+    assert!(
+        check.can("provisioning"),
+        "[credentials] the login should be able to provision: {check:?}"
+    );
+}
+
+/// `service_plans` lists at least one plan, with unique ids and names.
+pub async fn service_plans_are_listed(p: &dyn InteractiveServicesProvider) {
+    let plans = p
+        .service_plans()
+        .await
+        .unwrap_or_else(|e| panic!("[plans] service_plans failed: {e}"));
+    assert!(!plans.is_empty(), "[plans] no plan listed");
+    let ids: BTreeSet<_> = plans.iter().map(|p| &p.id).collect();
+    assert_eq!(
+        ids.len(),
+        plans.len(),
+        "[plans] duplicate plan ids: {plans:?}"
+    );
+    assert!(
+        plans.iter().all(|p| !p.name.trim().is_empty()),
+        "[plans] a plan has no name: {plans:?}"
+    );
+}
+
+/// A provisioned account reads back with its dealer id, plan, name and add-ons.
+pub async fn provision_then_read(p: &dyn InteractiveServicesProvider, o: &Options) {
+    let plan = plan_for(p, o).await;
+    let dealer = o.dealer_id("read");
+    let mut req = request(dealer.clone(), plan.clone());
+    req.add_ons.push(crate::model::AddOn {
+        feature: o.features[0].clone(),
+        quantity: None,
+    });
+    let created = p
+        .provision(&req)
+        .await
+        .unwrap_or_else(|e| panic!("[provision] failed: {e}"));
+    let read = p
+        .account(&created.id)
+        .await
+        .unwrap_or_else(|e| panic!("[provision] reading {} failed: {e}", created.id));
+    assert_eq!(read.id, created.id, "[provision] read another account");
+    assert_eq!(
+        read.dealer_customer_id.as_ref(),
+        Some(&dealer),
+        "[provision] dealer id"
+    );
+    assert_eq!(read.plan.as_ref(), Some(&plan), "[provision] plan");
+    assert_eq!(read.contact.last_name, "Customer", "[provision] last name");
+    assert_eq!(read.status, AccountStatus::Active, "[provision] status");
+    assert!(
+        read.has_feature(o.features[0].as_str()),
+        "[provision] add-on missing: {read:?}"
+    );
+}
+
+/// A second provision for the same dealer customer id is a `Conflict` and creates nothing.
+pub async fn provision_never_duplicates(p: &dyn InteractiveServicesProvider, o: &Options) {
+    let plan = plan_for(p, o).await;
+    let dealer = o.dealer_id("dup");
+    let first = p
+        .provision(&request(dealer.clone(), plan.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("[duplicate] first provision failed: {e}"));
+    let second = p.provision(&request(dealer, plan)).await;
+    assert!(
+        matches!(second, Err(Error::Conflict { .. })),
+        "[duplicate] a second provision for the same dealer customer id must be a Conflict, got {second:?}"
+    );
+    if p.capabilities().account_listing {
+        let all = p.list_accounts(true).await.expect("list_accounts");
+        let mut same = 0;
+        for id in &all {
+            let a = p.account(id).await.expect("account");
+            if a.dealer_customer_id == first.dealer_customer_id {
+                same += 1;
+            }
+        }
+        assert_eq!(same, 1, "[duplicate] accounts for one dealer customer id");
+    }
+}
+
+/// Adding and removing add-ons keeps the others: the result is the full intended set.
+pub async fn plan_change_adds_and_removes_features(
+    p: &dyn InteractiveServicesProvider,
+    o: &Options,
+) {
+    let [a, b] = &o.features;
+    let acct = provision(p, o, "features").await;
+    let after_add = p
+        .change_plan(&acct.id, &PlanChange::new().add(a.clone()).add(b.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("[features] adding failed: {e}"));
+    assert!(after_add.has_feature(a.as_str()) && after_add.has_feature(b.as_str()));
+    let after_remove = p
+        .change_plan(&acct.id, &PlanChange::new().remove(a.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("[features] removing failed: {e}"));
+    assert!(
+        !after_remove.has_feature(a.as_str()),
+        "[features] {a} not removed"
+    );
+    assert!(
+        after_remove.has_feature(b.as_str()),
+        "[features] {b} lost on removing {a}"
+    );
+    let read = p.account(&acct.id).await.expect("account");
+    assert_eq!(
+        read.add_ons, after_remove.add_ons,
+        "[features] read-back differs"
+    );
+}
+
+/// Moving to another plan (when the provider lists two) shows on the account.
+pub async fn plan_change_moves_plan(p: &dyn InteractiveServicesProvider, o: &Options) {
+    let plans = p.service_plans().await.expect("service_plans");
+    let acct = provision(p, o, "plan").await;
+    let Some(other) = plans.iter().find(|pl| Some(&pl.id) != acct.plan.as_ref()) else {
+        return;
+    };
+    let changed = p
+        .change_plan(&acct.id, &PlanChange::new().plan(other.id.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("[plan] change failed: {e}"));
+    assert_eq!(changed.plan.as_ref(), Some(&other.id), "[plan] not moved");
+    let read = p.account(&acct.id).await.expect("account");
+    assert_eq!(
+        read.plan.as_ref(),
+        Some(&other.id),
+        "[plan] read-back differs"
+    );
+}
+
+/// A validation-only change answers without changing the account.
+pub async fn validate_only_changes_nothing(p: &dyn InteractiveServicesProvider, o: &Options) {
+    if !p.capabilities().validate_only_changes {
+        return;
+    }
+    let acct = provision(p, o, "validate").await;
+    let before = p.account(&acct.id).await.expect("account");
+    p.change_plan(
+        &acct.id,
+        &PlanChange::new().add(o.features[1].clone()).validate_only(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("[validate-only] failed: {e}"));
+    let after = p.account(&acct.id).await.expect("account");
+    assert_eq!(
+        before.add_ons, after.add_ons,
+        "[validate-only] add-ons changed"
+    );
+    assert_eq!(before.plan, after.plan, "[validate-only] plan changed");
+}
+
+/// Terminate works, shows as Terminated, and a second terminate succeeds too.
+pub async fn terminate_is_idempotent(p: &dyn InteractiveServicesProvider, o: &Options) {
+    let acct = provision(p, o, "terminate").await;
+    p.terminate(&acct.id)
+        .await
+        .unwrap_or_else(|e| panic!("[terminate] failed: {e}"));
+    p.terminate(&acct.id)
+        .await
+        .unwrap_or_else(|e| panic!("[terminate] a second terminate must succeed: {e}"));
+    let read = p.account(&acct.id).await.expect("account");
+    assert_eq!(read.status, AccountStatus::Terminated, "[terminate] status");
+}
+
+/// Reading an account that does not exist is `NotFound`.
+pub async fn unknown_account_is_not_found(p: &dyn InteractiveServicesProvider) {
+    let r = p.account(&AccountId::new("999999999")).await;
+    assert!(
+        matches!(r, Err(Error::NotFound { .. })),
+        "[not found] expected NotFound, got {r:?}"
+    );
+}
+
+/// Listing shows a new account, and hides terminated ones unless asked.
+pub async fn listing_includes_provisioned(p: &dyn InteractiveServicesProvider, o: &Options) {
+    if !p.capabilities().account_listing {
+        return;
+    }
+    let acct = provision(p, o, "list").await;
+    let live = p.list_accounts(false).await.expect("list_accounts");
+    assert!(live.contains(&acct.id), "[listing] new account missing");
+    p.terminate(&acct.id).await.expect("terminate");
+    let live = p.list_accounts(false).await.expect("list_accounts");
+    assert!(
+        !live.contains(&acct.id),
+        "[listing] terminated account listed"
+    );
+    let all = p.list_accounts(true).await.expect("list_accounts");
+    assert!(
+        all.contains(&acct.id),
+        "[listing] terminated account missing with include_terminated"
+    );
+}
+
+/// Events come oldest first with unique ids; resuming from a cursor repeats nothing.
+pub async fn events_are_ordered_and_resumable(p: &dyn InteractiveServicesProvider, o: &Options) {
+    if !p.capabilities().events {
+        return;
+    }
+    let mut cursor = None;
+    loop {
+        let page = p.events_since(cursor.as_ref()).await.expect("events_since");
+        cursor = Some(page.next);
+        if !page.has_more {
+            break;
+        }
+    }
+    let acct = provision(p, o, "events").await;
+    p.terminate(&acct.id).await.expect("terminate");
+    let page = p.events_since(cursor.as_ref()).await.expect("events_since");
+    let mine: Vec<_> = page
+        .events
+        .iter()
+        .filter(|e| e.account == acct.id)
+        .collect();
+    assert!(
+        mine.len() >= 2,
+        "[events] expected created and terminated events: {page:?}"
+    );
+    assert!(
+        mine.windows(2)
+            .all(|w| w[0].occurred_at <= w[1].occurred_at),
+        "[events] not oldest first"
+    );
+    let ids: BTreeSet<_> = page.events.iter().map(|e| &e.id).collect();
+    assert_eq!(
+        ids.len(),
+        page.events.len(),
+        "[events] duplicate ids in a page"
+    );
+    let again = p
+        .events_since(Some(&page.next))
+        .await
+        .expect("events_since");
+    assert!(
+        again.events.iter().all(|e| !ids.contains(&e.id)),
+        "[events] resuming repeated events"
+    );
+}
+
+/// Builder Program records: programs are listed and a record is created once per customer.
+pub async fn builder_records(p: &dyn InteractiveServicesProvider, o: &Options) {
+    if !p.capabilities().builder_program {
+        return;
+    }
+    let programs = p.builder_programs().await.expect("builder_programs");
+    let Some(program) = programs.first() else {
+        return;
+    };
+    let dealer = o.dealer_id("builder");
+    let req = BuilderRecordRequest::new(program.id.clone(), dealer.clone(), Address::default())
+        .expected_panel_type("IQPanel2");
+    let first = p
+        .create_builder_record(&req)
+        .await
+        .unwrap_or_else(|e| panic!("[builder] create failed: {e}"));
+    assert_eq!(first.dealer_customer_id, dealer);
+    let second = p.create_builder_record(&req).await.expect("create again");
+    assert_eq!(first.id, second.id, "[builder] a second record was created");
+}
+
+/// Every operation outside the capabilities answers `Unsupported`.
+pub async fn unsupported_operations_say_so(p: &dyn InteractiveServicesProvider) {
+    let caps: Capabilities = p.capabilities();
+    let check = |what: &str, r: Result<(), Error>| {
+        assert!(
+            matches!(r, Err(Error::Unsupported { .. })),
+            "[unsupported] {what} must answer Unsupported, got {r:?}"
+        );
+    };
+    if !caps.account_listing {
+        check("list_accounts", p.list_accounts(false).await.map(|_| ()));
+    }
+    if !caps.events {
+        check("events_since", p.events_since(None).await.map(|_| ()));
+    }
+    if !caps.builder_program {
+        check("builder_programs", p.builder_programs().await.map(|_| ()));
+    }
+}

@@ -1,0 +1,355 @@
+//! The in-memory reference provider.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use crate::config::IspConfig;
+use crate::error::{Error, Result};
+use crate::model::{
+    AccountId, AccountStatus, AddOn, BuilderProgram, BuilderProgramId, BuilderRecord,
+    BuilderRecordId, BuilderRecordRequest, CredentialCheck, CredentialField, Cursor, EventId,
+    EventKind, EventPage, IspAccount, IspEvent, Money, PlanChange, PlanId, ProviderKind,
+    ProvisionRequest, ServicePlan,
+};
+use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
+
+/// The name [`InMemoryProvider::register`] registers.
+pub const IN_MEMORY: &str = "in_memory";
+
+const FIELDS: &[CredentialField] = &[CredentialField {
+    key: "token",
+    label: "Token",
+    secret: true,
+    required: true,
+    help: "Any non-blank value; `rejected` makes every credential check fail.",
+}];
+
+/// Most events one [`events_since`](InteractiveServicesProvider::events_since) page holds.
+pub const EVENT_PAGE_SIZE: usize = 100;
+
+#[derive(Debug, Default)]
+struct State {
+    accounts: BTreeMap<AccountId, IspAccount>,
+    next_id: u64,
+    events: Vec<IspEvent>,
+    records: Vec<BuilderRecord>,
+}
+
+/// A complete provider that keeps everything in memory: every capability, the crate's rules
+/// (no duplicate customers, idempotent terminate, full-set add-on changes), and hooks to inject
+/// what a vendor's app would do (payments). It is the reference the conformance suite is
+/// checked against, and what examples use when no vendor is wanted.
+#[derive(Debug, Clone)]
+pub struct InMemoryProvider {
+    state: Arc<Mutex<State>>,
+    plans: Vec<ServicePlan>,
+    reject_credentials: bool,
+}
+
+impl Default for InMemoryProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InMemoryProvider {
+    /// A provider with three plans (`basic`, `advanced`, `wsf`) and no account.
+    pub fn new() -> Self {
+        let plan = |id: &str, name: &str, t: &str| ServicePlan {
+            id: PlanId::new(id),
+            name: name.into(),
+            plan_type: Some(t.into()),
+        };
+        Self {
+            state: Arc::default(),
+            plans: vec![
+                plan("basic", "Basic Interactive", "BI"),
+                plan("advanced", "Advanced Interactive", "AI"),
+                plan("wsf", "Wireless Signal Forwarding", "WSF"),
+            ],
+            reject_credentials: false,
+        }
+    }
+
+    /// Registers the provider under [`IN_MEMORY`]: each configuration gets its own state.
+    pub fn register(registry: &mut ProviderRegistry) {
+        registry.register(IN_MEMORY, FIELDS, |config: &IspConfig| {
+            let mut p = InMemoryProvider::new();
+            p.reject_credentials = config.credentials().expose("token") == Some("rejected");
+            Ok(Arc::new(p) as Arc<dyn InteractiveServicesProvider>)
+        });
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held cannot leave the maps half-written (every change is a
+        // single insert), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn kind_name(&self) -> String {
+        IN_MEMORY.to_owned()
+    }
+
+    fn not_found(&self, operation: &'static str, id: &AccountId) -> Error {
+        Error::NotFound {
+            provider: self.kind_name(),
+            operation,
+            what: format!("account {id}"),
+        }
+    }
+
+    fn push_event(state: &mut State, account: &AccountId, kind: EventKind) {
+        let n = state.events.len() + 1;
+        state.events.push(IspEvent {
+            id: EventId::new(format!("evt-{n}")),
+            account: account.clone(),
+            occurred_at: Utc::now(),
+            kind,
+        });
+    }
+
+    /// Records a payment the customer made "in the vendor's app"; it appears in
+    /// [`events_since`](InteractiveServicesProvider::events_since).
+    pub fn record_payment(&self, account: &AccountId, amount: Money, reference: &str) {
+        let mut state = self.state();
+        Self::push_event(
+            &mut state,
+            account,
+            EventKind::PaymentReceived {
+                amount,
+                reference: reference.to_owned(),
+            },
+        );
+    }
+
+    /// How many accounts exist (terminated ones included).
+    pub fn account_count(&self) -> usize {
+        self.state().accounts.len()
+    }
+
+    fn check_plan(&self, operation: &'static str, plan: &PlanId) -> Result<()> {
+        if self.plans.iter().any(|p| &p.id == plan) {
+            Ok(())
+        } else {
+            Err(Error::InvalidRequest {
+                provider: self.kind_name(),
+                operation,
+                detail: format!("service plan `{plan}` does not exist"),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl InteractiveServicesProvider for InMemoryProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Other(IN_MEMORY.into())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn validate_credentials(&self) -> Result<CredentialCheck> {
+        if self.reject_credentials {
+            return Err(Error::Unauthenticated {
+                provider: self.kind_name(),
+                operation: "validate_credentials",
+                message: "the token was rejected".into(),
+            });
+        }
+        Ok(CredentialCheck {
+            login: "in-memory".into(),
+            granted: vec![
+                "provisioning".into(),
+                "billing".into(),
+                "builder_program".into(),
+            ],
+            missing: Vec::new(),
+        })
+    }
+
+    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+        Ok(self.plans.clone())
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        let plan = request.plan.clone().ok_or_else(|| Error::InvalidRequest {
+            provider: self.kind_name(),
+            operation: "provision",
+            detail: "no service plan".into(),
+        })?;
+        self.check_plan("provision", &plan)?;
+        let mut state = self.state();
+        if let Some(existing) = state
+            .accounts
+            .values()
+            .find(|a| a.dealer_customer_id.as_ref() == Some(&request.dealer_customer_id))
+        {
+            return Err(Error::Conflict {
+                provider: self.kind_name(),
+                operation: "provision",
+                message: format!(
+                    "dealer customer {} already has account {}",
+                    request.dealer_customer_id, existing.id
+                ),
+            });
+        }
+        state.next_id += 1;
+        let id = AccountId::new(format!("{}", 100_000 + state.next_id));
+        let account = IspAccount {
+            id: id.clone(),
+            dealer_customer_id: Some(request.dealer_customer_id.clone()),
+            contact: request.contact.clone(),
+            login_name: request.desired_login.clone(),
+            initial_password: None,
+            plan: Some(plan),
+            add_ons: request.add_ons.iter().cloned().collect(),
+            status: AccountStatus::Active,
+            created_at: Some(Utc::now()),
+        };
+        state.accounts.insert(id.clone(), account.clone());
+        Self::push_event(&mut state, &id, EventKind::AccountCreated);
+        Ok(account)
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+        self.state()
+            .accounts
+            .get(id)
+            .cloned()
+            .ok_or_else(|| self.not_found("account", id))
+    }
+
+    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+        if let Some(plan) = &change.plan {
+            self.check_plan("change_plan", plan)?;
+        }
+        let mut state = self.state();
+        let account = state
+            .accounts
+            .get(id)
+            .cloned()
+            .ok_or_else(|| self.not_found("change_plan", id))?;
+        if account.status == AccountStatus::Terminated {
+            return Err(Error::Conflict {
+                provider: self.kind_name(),
+                operation: "change_plan",
+                message: format!("account {id} is terminated"),
+            });
+        }
+        if change.validate_only {
+            return Ok(account);
+        }
+        let mut next = account;
+        next.add_ons = change.apply_to(&next.add_ons);
+        if let Some(plan) = &change.plan {
+            next.plan = Some(plan.clone());
+        }
+        state.accounts.insert(id.clone(), next.clone());
+        Self::push_event(
+            &mut state,
+            id,
+            EventKind::PlanChanged {
+                plan: next.plan.clone(),
+            },
+        );
+        Ok(next)
+    }
+
+    async fn terminate(&self, id: &AccountId) -> Result<()> {
+        let mut state = self.state();
+        let account = state
+            .accounts
+            .get_mut(id)
+            .ok_or_else(|| self.not_found("terminate", id))?;
+        if account.status != AccountStatus::Terminated {
+            account.status = AccountStatus::Terminated;
+            Self::push_event(&mut state, id, EventKind::AccountTerminated);
+        }
+        Ok(())
+    }
+
+    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+        Ok(self
+            .state()
+            .accounts
+            .values()
+            .filter(|a| include_terminated || a.status != AccountStatus::Terminated)
+            .map(|a| a.id.clone())
+            .collect())
+    }
+
+    async fn events_since(&self, cursor: Option<&Cursor>) -> Result<EventPage> {
+        let from = match cursor {
+            None => 0,
+            Some(c) => c
+                .as_str()
+                .parse::<usize>()
+                .map_err(|_| Error::InvalidRequest {
+                    provider: self.kind_name(),
+                    operation: "events_since",
+                    detail: format!("`{c}` is not a cursor this provider issued"),
+                })?,
+        };
+        let state = self.state();
+        let events: Vec<IspEvent> = state
+            .events
+            .iter()
+            .skip(from)
+            .take(EVENT_PAGE_SIZE)
+            .cloned()
+            .collect();
+        let next = from.min(state.events.len()) + events.len();
+        Ok(EventPage {
+            has_more: next < state.events.len(),
+            next: Cursor::new(next.to_string()),
+            events,
+        })
+    }
+
+    async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
+        Ok(vec![BuilderProgram {
+            id: BuilderProgramId::new("BP-1"),
+            name: "Acme Homes".into(),
+        }])
+    }
+
+    async fn create_builder_record(&self, request: &BuilderRecordRequest) -> Result<BuilderRecord> {
+        if request.program.as_str() != "BP-1" {
+            return Err(Error::NotFound {
+                provider: self.kind_name(),
+                operation: "create_builder_record",
+                what: format!("Builder Program {}", request.program),
+            });
+        }
+        let mut state = self.state();
+        if let Some(r) = state
+            .records
+            .iter()
+            .find(|r| r.dealer_customer_id == request.dealer_customer_id)
+        {
+            return Ok(r.clone());
+        }
+        let record = BuilderRecord {
+            id: BuilderRecordId::new(format!("C-{}", state.records.len() + 1)),
+            program: request.program.clone(),
+            dealer_customer_id: request.dealer_customer_id.clone(),
+        };
+        state.records.push(record.clone());
+        Ok(record)
+    }
+}
+
+/// The full add-on set as a sorted list, for display.
+pub fn add_on_list(set: &BTreeSet<AddOn>) -> Vec<String> {
+    set.iter()
+        .map(|a| match a.quantity {
+            Some(q) => format!("{}×{q}", a.feature),
+            None => a.feature.to_string(),
+        })
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! Test support (feature `testkit`): the in-memory reference provider, vendor simulators that
+//! speak each vendor's wire format, and the conformance suite every provider must pass.
+//!
+//! This module is for tests and examples; it panics on failed assertions by design.
+
+pub mod conformance;
+mod memory;
+
+pub use memory::{EVENT_PAGE_SIZE, IN_MEMORY, InMemoryProvider, add_on_list};
