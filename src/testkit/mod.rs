@@ -3,6 +3,8 @@
 //!
 //! This module is for tests and examples; it panics on failed assertions by design.
 
+#[cfg(feature = "alarm-com")]
+pub mod alarm_com;
 pub mod conformance;
 mod memory;
 

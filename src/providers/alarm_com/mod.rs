@@ -1,15 +1,986 @@
-//! Alarm.com (work in progress).
+//! # Alarm.com
+//!
+//! The provider for Alarm.com's dealer SOAP web services (`CustomerManagement.asmx` and
+//! `DealerManagement.asmx`, namespace `http://www.alarm.com/WebServices`, document/literal).
+//! Pointing it at the real endpoint with real credentials is all a dealer has to do.
+//!
+//! ## Configuration
+//!
+//! | credential key | required | secret | meaning |
+//! |---|---|---|---|
+//! | `login` | yes | no | a dedicated Partner Portal login for the integration |
+//! | `password` | yes | yes | its password |
+//! | `two_factor_device_id` | no | yes | the trusted device id, for logins with two-factor authentication |
+//! | `dealer_id` | no | no | a sub-dealer's Alarm.com dealer id: customers are created with `CreateCustomerForDealer` and plans read for that dealer |
+//!
+//! The endpoint defaults to [`PRODUCTION_ENDPOINT`]; set the configuration's `endpoint` to
+//! [`TEST_ENDPOINT`] for Alarm.com's integrator test host, or to a simulator. The endpoint is
+//! the `WebServices/` folder; a URL ending in `.asmx` is taken to mean its folder.
+//!
+//! The integration login needs, for an account owner, the legacy role
+//! "SecurityTrax Integration User"; for a sub-dealer, a custom role the account owner made from
+//! the "SecurityTrax Integration" template. Billing sync needs the `setSecurityTraxSettings`
+//! permission; Builder Program calls need the custom role "Builder Program" or both legacy roles
+//! "Dealer Administrator" and "Manage Builder Program".
+//!
+//! ## Capabilities
+//!
+//! Credential and permission check, service plans, provisioning (never a duplicate), account
+//! read, plan and add-on changes (full-set `ChangeServicePlan`, validation-only mode,
+//! quantity add-ons with `SetAddOnQuantity`), terminate, account listing. Events, billing and
+//! Builder Program records are not implemented yet and answer
+//! [`Error::Unsupported`](crate::Error::Unsupported).
+//!
+//! ## Operations used
+//!
+//! | crate call | Alarm.com operation(s) |
+//! |---|---|
+//! | `validate_credentials` | `DealerManagement.GetLoginRoles` (modelled) |
+//! | `service_plans` | `DealerManagement.GetLatestCallerVersion`, `GetPackageIds` (Residential and Commercial) |
+//! | `provision` | `LookupCustomerIdFromDealerCustomerId`, then `CreateCustomer` (or `CreateCustomerForDealer`) |
+//! | `account` | `GetCustomerInfo` |
+//! | `change_plan` | `GetCustomerInfo`, `ChangeServicePlan` (or `ChangeServicePlanValidationOnly`), `SetAddOnQuantity` |
+//! | `terminate` | `TerminateCustomer` (and `GetCustomerInfo` when it answers `false`) |
+//! | `list_accounts` | `GetCustomerList` |
+//!
+//! Requests are SOAP 1.1 by default (`SOAPAction: "http://www.alarm.com/WebServices/<Op>"`);
+//! [`AlarmComBuilder::soap_version`] selects SOAP 1.2. Credentials travel only in the
+//! `Authentication` SOAP header of each call.
+//!
+//! ## Never a duplicate customer
+//!
+//! `provision` first asks `LookupCustomerIdFromDealerCustomerId`: an existing customer is an
+//! [`Error::Conflict`](crate::Error::Conflict). `CreateCustomer` is never retried blindly: when
+//! it may have reached Alarm.com but no usable answer came back (timeout, reset, 5xx, cut-off
+//! body), the provider looks the dealer customer id up again and returns the customer it finds
+//! (without the one-time password, which was lost with the answer); only when the lookup
+//! answers `0` does it create again, at most as many times as the retry policy allows. If the
+//! lookup itself fails, the call fails and creates nothing more.
+//!
+//! ## Seen and modelled
+//!
+//! Seen in public client code (and followed exactly): the endpoints, the namespace, both SOAP
+//! versions and their action headers, the `Authentication` header, the `<Op>`/`<OpResponse>`/
+//! `<OpResult>` wrappers, lowerCamel scalar parameters and PascalCase `input` fields, the
+//! `CreateCustomer` input fields, `GetCustomerInfo`'s `CustomerInfo`, `ChangeServicePlan`'s
+//! full add-on set, `SetAddOnQuantity`, `TerminateCustomer`'s bare boolean,
+//! `LookupCustomerIdFromDealerCustomerId` answering `0`, `GetCustomerList`'s `ArrayOfInt`,
+//! `Success`/`ErrorMessage` results, ASP.NET SOAP faults, and the enum values.
+//!
+//! Modelled (no public source; the simulator speaks the same model):
+//! - how roles and permissions are read: `DealerManagement.GetLoginRoles` answering the login's
+//!   roles (name, legacy flag, template) and permissions;
+//! - how a missing permission is reported: a SOAP fault whose `faultstring` is
+//!   `Permission denied: <role or permission>`; a bad login is a `soap:Client` fault whose
+//!   `faultstring` mentions authentication;
+//! - `GetPackageIds`'s result elements (`PackageIdInfo` with `PackageId`, `PackageName`,
+//!   `PackageGroup`);
+//! - quantity add-ons in `CustomerInfo` (`ServicePlanInfo/AddonQuantities/AddonQuantity` with
+//!   `AddOn` and `Quantity`) and which add-ons have quantities (`ProVideo`, `ProVideoPlus`);
+//! - `CustomerNotifications` as a list of `Email` elements, `CountryId` as `USA`/`Canada`/
+//!   `Mexico`;
+//! - an unknown customer id answered with a fault whose text says the customer was not found;
+//! - `TerminateCustomer` answering `false` for a customer already terminated.
+
+pub mod wire;
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OnceCell;
+use url::Url;
+
 use crate::config::IspConfig;
 use crate::error::{Error, Result};
-/// Alarm.com.
+use crate::http::soap::{self, Element, Node, SoapError, SoapFault, SoapVersion};
+use crate::http::{Request, Transport, TransportOptions, header_name, header_value};
+use crate::model::{
+    AccountId, AccountStatus, AddOn, CredentialCheck, IspAccount, MissingPermission, PlanChange,
+    PlanId, ProviderKind, ProvisionRequest, ServicePlan,
+};
+use crate::provider::{Capabilities, InteractiveServicesProvider};
+
+pub use wire::{AddOnFeature, PackageGroup, PanelType, Service};
+
+/// Alarm.com's production web services folder.
+pub const PRODUCTION_ENDPOINT: &str = "https://alarmadmin.alarm.com/WebServices/";
+/// Alarm.com's integrator test host.
+pub const TEST_ENDPOINT: &str = "https://alarmadmin.test-us.adcinternal.com/WebServices/";
+
+const PROVIDER: &str = "alarm_com";
+
+/// The legacy role an account owner's integration login needs.
+pub const INTEGRATION_ROLE: &str = "SecurityTrax Integration User";
+/// The template a sub-dealer's custom integration role is made from.
+pub const INTEGRATION_TEMPLATE: &str = "SecurityTrax Integration";
+/// The permission billing sync needs.
+pub const BILLING_PERMISSION: &str = "setSecurityTraxSettings";
+/// The custom role for Builder Program calls.
+pub const BUILDER_ROLE: &str = "Builder Program";
+/// The two legacy roles that together also allow Builder Program calls.
+pub const BUILDER_LEGACY_ROLES: [&str; 2] = ["Dealer Administrator", "Manage Builder Program"];
+
+/// The Alarm.com provider. Build it with [`AlarmCom::from_config`] or [`AlarmCom::builder`].
 #[derive(Debug)]
-pub struct AlarmCom;
-impl AlarmCom {
-    /// Builds.
-    pub fn from_config(_c: &IspConfig) -> Result<crate::testkit::InMemoryProvider> {
-        Err(Error::Unsupported {
-            provider: "alarm_com".into(),
-            operation: "x",
+pub struct AlarmCom {
+    transport: Transport,
+    base: Url,
+    login: String,
+    password: SecretString,
+    two_factor: Option<SecretString>,
+    dealer_id: Option<i64>,
+    builder_program: bool,
+    version: SoapVersion,
+    caller_version: OnceCell<String>,
+}
+
+/// Builds an [`AlarmCom`] provider with non-default settings.
+#[derive(Debug, Clone)]
+pub struct AlarmComBuilder {
+    config: IspConfig,
+    options: TransportOptions,
+    version: SoapVersion,
+}
+
+impl AlarmComBuilder {
+    /// Transport settings (timeouts, retries, body cap).
+    pub fn transport_options(mut self, options: TransportOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// SOAP 1.1 (default) or 1.2.
+    pub fn soap_version(mut self, version: SoapVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Builds the provider.
+    pub fn build(self) -> Result<AlarmCom> {
+        let config = &self.config;
+        let invalid = |field: &str, msg: String| {
+            let mut problems = crate::ValidationErrors::new();
+            problems.push(field, msg);
+            Error::InvalidConfig {
+                provider: PROVIDER.into(),
+                problems,
+            }
+        };
+        if config.provider() != &ProviderKind::AlarmCom {
+            return Err(invalid(
+                "provider",
+                format!(
+                    "the configuration is for {}, not Alarm.com",
+                    config.provider()
+                ),
+            ));
+        }
+        let creds = config.credentials();
+        let login = creds
+            .non_blank("login")
+            .ok_or_else(|| invalid("credentials.login", "the login is required".into()))?
+            .to_owned();
+        let password = creds
+            .get("password")
+            .filter(|p| !p.expose_secret().trim().is_empty())
+            .cloned()
+            .ok_or_else(|| invalid("credentials.password", "the password is required".into()))?;
+        let dealer_id = match creds.non_blank("dealer_id") {
+            None => None,
+            Some(d) => Some(d.trim().parse::<i64>().map_err(|_| {
+                invalid(
+                    "credentials.dealer_id",
+                    format!("`{d}` is not an Alarm.com dealer id (a whole number)"),
+                )
+            })?),
+        };
+        let mut base = match config.endpoint() {
+            Some(u) => u.clone(),
+            None => {
+                Url::parse(PRODUCTION_ENDPOINT).map_err(|e| invalid("endpoint", e.to_string()))?
+            }
+        };
+        if base.path().to_ascii_lowercase().ends_with(".asmx") {
+            base = base
+                .join(".")
+                .map_err(|e| invalid("endpoint", e.to_string()))?;
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(AlarmCom {
+            transport: Transport::new(PROVIDER, self.options)?,
+            base,
+            login,
+            password,
+            two_factor: creds.get("two_factor_device_id").cloned(),
+            dealer_id,
+            builder_program: config.builder_program(),
+            version: self.version,
+            caller_version: OnceCell::new(),
         })
+    }
+}
+
+/// Everything a call can answer that is not a result.
+enum CallError {
+    Fault(SoapFault),
+    Other(Error),
+}
+
+impl AlarmCom {
+    /// A builder from a validated configuration.
+    pub fn builder(config: &IspConfig) -> AlarmComBuilder {
+        AlarmComBuilder {
+            config: config.clone(),
+            options: TransportOptions::default(),
+            version: SoapVersion::V11,
+        }
+    }
+
+    /// The provider for `config` with default settings.
+    pub fn from_config(config: &IspConfig) -> Result<Self> {
+        Self::builder(config).build()
+    }
+
+    /// The URL of a service.
+    pub fn service_url(&self, service: Service) -> Result<Url> {
+        self.base
+            .join(service.file())
+            .map_err(|e| Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: "build URL",
+                detail: e.to_string(),
+            })
+    }
+
+    fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Error {
+        Error::InvalidResponse {
+            provider: PROVIDER.into(),
+            operation,
+            detail: detail.into(),
+        }
+    }
+
+    /// Sends one operation and returns the `<Op>Result` element (or the `<Op>Response` element
+    /// when there is no result), or the fault.
+    async fn call_raw(
+        &self,
+        service: Service,
+        operation: &'static str,
+        body: Node,
+        idempotent: bool,
+    ) -> std::result::Result<Element, CallError> {
+        let header = wire::authentication_header(
+            &self.login,
+            self.password.expose_secret(),
+            self.two_factor
+                .as_ref()
+                .map(|s| s.expose_secret())
+                .unwrap_or(""),
+        );
+        let envelope = soap::envelope(self.version, Some(&header), &body);
+        let action = wire::action(operation);
+        let (content_type, soap_action) = self.version.headers(&action);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            header_value(PROVIDER, operation, &content_type).map_err(CallError::Other)?,
+        );
+        if let Some(a) = soap_action {
+            headers.insert(
+                header_name("soapaction"),
+                header_value(PROVIDER, operation, &a).map_err(CallError::Other)?,
+            );
+        }
+        let url = self.service_url(service).map_err(CallError::Other)?;
+        let mut request = Request::new(operation, Method::POST, url);
+        request.headers = headers;
+        request.body = envelope.into_bytes();
+        request.idempotent = idempotent;
+        request.soap = true;
+        let response = self
+            .transport
+            .send(request)
+            .await
+            .map_err(CallError::Other)?;
+        let element = match soap::read_envelope(&response.body) {
+            Ok(e) => e,
+            Err(SoapError::Fault(f)) => return Err(CallError::Fault(f)),
+            Err(SoapError::Invalid(detail)) => {
+                return Err(CallError::Other(Self::invalid_response(operation, detail)));
+            }
+        };
+        let expected = format!("{operation}Response");
+        if element.name != expected {
+            return Err(CallError::Other(Self::invalid_response(
+                operation,
+                format!("expected <{expected}>, got <{}>", element.name),
+            )));
+        }
+        let result_name = format!("{operation}Result");
+        Ok(match element.child(&result_name) {
+            Some(r) => r.clone(),
+            None => element,
+        })
+    }
+
+    /// [`call_raw`](Self::call_raw) with faults mapped to the crate's errors.
+    async fn call(
+        &self,
+        service: Service,
+        operation: &'static str,
+        body: Node,
+        idempotent: bool,
+    ) -> Result<Element> {
+        self.call_raw(service, operation, body, idempotent)
+            .await
+            .map_err(|e| match e {
+                CallError::Fault(f) => self.fault_error(operation, f),
+                CallError::Other(e) => e,
+            })
+    }
+
+    fn fault_error(&self, operation: &'static str, fault: SoapFault) -> Error {
+        let text = fault.reason.to_ascii_lowercase();
+        if let Some(rest) = fault
+            .reason
+            .split_once("Permission denied:")
+            .map(|(_, r)| r.trim().trim_end_matches('.').to_owned())
+        {
+            let (permission, guidance) = self.permission_guidance(&rest);
+            return Error::PermissionDenied {
+                provider: PROVIDER.into(),
+                operation,
+                permission,
+                guidance,
+            };
+        }
+        if text.contains("authentication")
+            || text.contains("invalid login")
+            || text.contains("password")
+        {
+            return Error::Unauthenticated {
+                provider: PROVIDER.into(),
+                operation,
+                message: fault.reason,
+            };
+        }
+        if text.contains("not found") || text.contains("does not exist") {
+            return Error::NotFound {
+                provider: PROVIDER.into(),
+                operation,
+                what: fault.reason,
+            };
+        }
+        SoapError::Fault(fault).into_error(PROVIDER, operation)
+    }
+
+    /// The name to show and the steps to grant a missing role or permission.
+    fn permission_guidance(&self, missing: &str) -> (String, String) {
+        let sub_dealer = self.dealer_id.is_some();
+        if missing == INTEGRATION_ROLE || missing.contains(INTEGRATION_TEMPLATE) {
+            return self.integration_guidance(sub_dealer);
+        }
+        if missing == BILLING_PERMISSION {
+            return (
+                BILLING_PERMISSION.into(),
+                if sub_dealer {
+                    format!(
+                        "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. Ask the account owner to grant it to sub-dealer {} in the Alarm.com Partner Portal (dealer settings, permissions).",
+                        self.dealer_id.unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. As the account owner, grant it in the Alarm.com Partner Portal (dealer settings, permissions), then check the credentials again."
+                    )
+                },
+            );
+        }
+        if missing == BUILDER_ROLE || BUILDER_LEGACY_ROLES.contains(&missing) {
+            return (
+                missing.to_owned(),
+                format!(
+                    "Builder Program calls need the custom role \"{BUILDER_ROLE}\", or both legacy roles \"{}\" and \"{}\". Give the integration login one of these in the Alarm.com Partner Portal (Users, edit the login, Roles).",
+                    BUILDER_LEGACY_ROLES[0], BUILDER_LEGACY_ROLES[1]
+                ),
+            );
+        }
+        (
+            missing.to_owned(),
+            format!(
+                "Alarm.com refused the call for lack of \"{missing}\"; give the integration login that role or permission in the Alarm.com Partner Portal."
+            ),
+        )
+    }
+
+    fn integration_guidance(&self, sub_dealer: bool) -> (String, String) {
+        if sub_dealer {
+            (
+                format!("a custom role from the \"{INTEGRATION_TEMPLATE}\" template"),
+                format!(
+                    "This login belongs to sub-dealer {}. Ask the account owner to create a custom role from the \"{INTEGRATION_TEMPLATE}\" template in the Alarm.com Partner Portal (Roles, new custom role) and assign it to this login.",
+                    self.dealer_id.unwrap_or_default()
+                ),
+            )
+        } else {
+            (
+                INTEGRATION_ROLE.into(),
+                format!(
+                    "As the account owner, open Users in the Alarm.com Partner Portal, edit the integration login and give it the legacy role \"{INTEGRATION_ROLE}\"."
+                ),
+            )
+        }
+    }
+
+    fn customer_id(operation: &'static str, id: &AccountId) -> Result<i64> {
+        id.as_str()
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation,
+                detail: format!("`{id}` is not an Alarm.com customer id (a positive whole number)"),
+            })
+    }
+
+    fn parse<T>(operation: &'static str, r: std::result::Result<T, wire::ParseError>) -> Result<T> {
+        r.map_err(|detail| Self::invalid_response(operation, detail))
+    }
+
+    fn check_success(&self, operation: &'static str, result: &Element) -> Result<()> {
+        match Self::parse(operation, wire::success(result))? {
+            Ok(()) => Ok(()),
+            Err(message) => Err(Error::Vendor {
+                provider: PROVIDER.into(),
+                operation,
+                code: Some("Success=false".into()),
+                message,
+            }),
+        }
+    }
+
+    async fn caller_version(&self) -> Result<String> {
+        self.caller_version
+            .get_or_try_init(|| async {
+                let r = self
+                    .call(
+                        Service::DealerManagement,
+                        "GetLatestCallerVersion",
+                        Node::new("GetLatestCallerVersion").xmlns(wire::NAMESPACE),
+                        true,
+                    )
+                    .await?;
+                let v = r.text.trim().to_owned();
+                if v.is_empty() {
+                    return Err(Self::invalid_response(
+                        "GetLatestCallerVersion",
+                        "the caller version is empty",
+                    ));
+                }
+                Ok(v)
+            })
+            .await
+            .cloned()
+    }
+
+    /// `LookupCustomerIdFromDealerCustomerId`: the customer id, or `None` when the service
+    /// answers `0`.
+    pub async fn lookup_dealer_customer(
+        &self,
+        dealer_customer_id: &str,
+    ) -> Result<Option<AccountId>> {
+        const OP: &str = "LookupCustomerIdFromDealerCustomerId";
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                OP,
+                Node::new(OP)
+                    .xmlns(wire::NAMESPACE)
+                    .field("dealerCustomerId", dealer_customer_id),
+                true,
+            )
+            .await?;
+        let id = Self::parse(OP, wire::parse_int(&r.text))?;
+        Ok((id > 0).then(|| AccountId::new(id.to_string())))
+    }
+
+    async fn create_once(&self, request: &ProvisionRequest, plan: &PlanId) -> Result<IspAccount> {
+        let input = wire::create_customer_input(request, plan);
+        let (op, body) = match self.dealer_id {
+            Some(d) => (
+                "CreateCustomerForDealer",
+                Node::new("CreateCustomerForDealer")
+                    .xmlns(wire::NAMESPACE)
+                    .child(input)
+                    .field("dealerId", d.to_string()),
+            ),
+            None => (
+                "CreateCustomer",
+                Node::new("CreateCustomer")
+                    .xmlns(wire::NAMESPACE)
+                    .child(input),
+            ),
+        };
+        let r = self
+            .call(Service::CustomerManagement, op, body, false)
+            .await?;
+        self.check_success(op, &r)?;
+        let id = r
+            .child_text("CustomerId")
+            .ok_or_else(|| Self::invalid_response(op, "the result has no CustomerId"))?;
+        let id = Self::parse(op, wire::parse_int(id))?;
+        if id <= 0 {
+            return Err(Self::invalid_response(
+                op,
+                format!("CustomerId {id} is not an id"),
+            ));
+        }
+        Ok(IspAccount {
+            id: AccountId::new(id.to_string()),
+            dealer_customer_id: Some(request.dealer_customer_id.clone()),
+            contact: request.contact.clone(),
+            login_name: r
+                .child_text("LoginName")
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+            initial_password: r
+                .child_text("Password")
+                .filter(|p| !p.is_empty())
+                .map(|p| SecretString::from(p.to_owned())),
+            plan: Some(plan.clone()),
+            add_ons: request
+                .add_ons
+                .iter()
+                .filter(|a| a.quantity.is_none())
+                .cloned()
+                .collect(),
+            status: AccountStatus::Active,
+            created_at: Some(chrono::Utc::now()),
+        })
+    }
+
+    async fn set_quantity(&self, customer: i64, feature: &str, quantity: u32) -> Result<()> {
+        const OP: &str = "SetAddOnQuantity";
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                OP,
+                Node::new(OP)
+                    .xmlns(wire::NAMESPACE)
+                    .field("customerId", customer.to_string())
+                    .field("addOn", feature)
+                    .field("quantity", quantity.to_string()),
+                true,
+            )
+            .await?;
+        self.check_success(OP, &r)
+    }
+}
+
+/// Whether an error leaves it unknown if a request took effect at the vendor.
+fn ambiguous(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Timeout { .. }
+            | Error::Transport { .. }
+            | Error::Unavailable { .. }
+            | Error::InvalidResponse { .. }
+    )
+}
+
+#[async_trait]
+impl InteractiveServicesProvider for AlarmCom {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::AlarmCom
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            validate_only_changes: true,
+            add_on_quantities: true,
+            account_listing: true,
+            ..Capabilities::NONE
+        }
+    }
+
+    async fn validate_credentials(&self) -> Result<CredentialCheck> {
+        const OP: &str = "GetLoginRoles";
+        let r = self
+            .call(
+                Service::DealerManagement,
+                OP,
+                Node::new(OP).xmlns(wire::NAMESPACE),
+                true,
+            )
+            .await
+            .map_err(|e| match e {
+                Error::PermissionDenied { .. } => e,
+                Error::Unauthenticated { message, .. } => Error::Unauthenticated {
+                    provider: PROVIDER.into(),
+                    operation: "validate_credentials",
+                    message,
+                },
+                other => other,
+            })?;
+        let mut legacy: BTreeSet<String> = BTreeSet::new();
+        let mut custom: BTreeSet<String> = BTreeSet::new();
+        let mut templates: BTreeSet<String> = BTreeSet::new();
+        for role in r
+            .child("Roles")
+            .map(|x| x.children.as_slice())
+            .unwrap_or(&[])
+        {
+            let name = role.child_text("Name").unwrap_or("").to_owned();
+            let is_legacy = role
+                .child_text("IsLegacy")
+                .map(wire::parse_bool)
+                .transpose()
+                .map_err(|d| Self::invalid_response(OP, d))?
+                .unwrap_or(false);
+            if let Some(t) = role.child_text("Template").filter(|t| !t.is_empty()) {
+                templates.insert(t.to_owned());
+            }
+            if is_legacy {
+                legacy.insert(name);
+            } else {
+                custom.insert(name);
+            }
+        }
+        let permissions: BTreeSet<String> = r
+            .child("Permissions")
+            .map(|p| {
+                p.children
+                    .iter()
+                    .map(|c| c.text.trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let sub_dealer = self.dealer_id.is_some();
+        let can_provision = if sub_dealer {
+            templates.contains(INTEGRATION_TEMPLATE)
+        } else {
+            legacy.contains(INTEGRATION_ROLE) || templates.contains(INTEGRATION_TEMPLATE)
+        };
+        if !can_provision {
+            let (permission, guidance) = self.integration_guidance(sub_dealer);
+            return Err(Error::PermissionDenied {
+                provider: PROVIDER.into(),
+                operation: "validate_credentials",
+                permission,
+                guidance,
+            });
+        }
+        let mut granted = vec!["provisioning".to_owned()];
+        let mut missing = Vec::new();
+        if permissions.contains(BILLING_PERMISSION) {
+            granted.push("billing".into());
+        } else {
+            let (permission, guidance) = self.permission_guidance(BILLING_PERMISSION);
+            missing.push(MissingPermission {
+                permission,
+                needed_for: "billing".into(),
+                guidance,
+            });
+        }
+        let builder_ok = custom.contains(BUILDER_ROLE)
+            || BUILDER_LEGACY_ROLES.iter().all(|r| legacy.contains(*r));
+        if builder_ok {
+            granted.push("builder_program".into());
+        } else if self.builder_program {
+            let lacking = if custom.contains(BUILDER_ROLE) {
+                BUILDER_ROLE
+            } else {
+                BUILDER_LEGACY_ROLES
+                    .iter()
+                    .copied()
+                    .find(|r| !legacy.contains(*r))
+                    .unwrap_or(BUILDER_ROLE)
+            };
+            let lacking = if BUILDER_LEGACY_ROLES.iter().any(|r| legacy.contains(*r)) {
+                lacking
+            } else {
+                BUILDER_ROLE
+            };
+            let (permission, guidance) = self.permission_guidance(lacking);
+            missing.push(MissingPermission {
+                permission,
+                needed_for: "builder_program".into(),
+                guidance,
+            });
+        }
+        Ok(CredentialCheck {
+            login: r
+                .child_text("LoginName")
+                .filter(|l| !l.is_empty())
+                .unwrap_or(&self.login)
+                .to_owned(),
+            granted,
+            missing,
+        })
+    }
+
+    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+        const OP: &str = "GetPackageIds";
+        let caller_version = self.caller_version().await?;
+        let mut plans: Vec<ServicePlan> = Vec::new();
+        for account_type in ["Residential", "Commercial"] {
+            let r = self
+                .call(
+                    Service::DealerManagement,
+                    OP,
+                    Node::new(OP).xmlns(wire::NAMESPACE).child(
+                        Node::new("input")
+                            .field("DealerId", self.dealer_id.unwrap_or(0).to_string())
+                            .field("accountType", account_type)
+                            .field("CallerVersion", caller_version.as_str()),
+                    ),
+                    true,
+                )
+                .await?;
+            for info in &r.children {
+                let id = info
+                    .child_text("PackageId")
+                    .filter(|i| !i.is_empty())
+                    .ok_or_else(|| Self::invalid_response(OP, "a package has no PackageId"))?;
+                if plans.iter().any(|p| p.id.as_str() == id) {
+                    continue;
+                }
+                plans.push(ServicePlan {
+                    id: PlanId::new(id),
+                    name: info
+                        .child_text("PackageName")
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(id)
+                        .to_owned(),
+                    plan_type: info
+                        .child_text("PackageGroup")
+                        .filter(|g| !g.is_empty())
+                        .map(str::to_owned),
+                });
+            }
+        }
+        Ok(plans)
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        let plan = request.plan.clone().ok_or_else(|| Error::InvalidRequest {
+            provider: PROVIDER.into(),
+            operation: "provision",
+            detail: "the request names no service plan (package id)".into(),
+        })?;
+        if let Err(why) = ProviderKind::AlarmCom.check_plan_id(plan.as_str()) {
+            return Err(Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: "provision",
+                detail: why,
+            });
+        }
+        let dealer_id = request.dealer_customer_id.as_str();
+        if let Some(existing) = self.lookup_dealer_customer(dealer_id).await? {
+            return Err(Error::Conflict {
+                provider: PROVIDER.into(),
+                operation: "provision",
+                message: format!(
+                    "dealer customer {dealer_id} already has Alarm.com customer {existing}"
+                ),
+            });
+        }
+        let attempts = self.transport.options().retry.max_attempts.max(1);
+        let mut last = None;
+        for _ in 0..attempts {
+            match self.create_once(request, &plan).await {
+                Ok(mut account) => {
+                    for a in request.add_ons.iter().filter(|a| a.quantity.is_some()) {
+                        let q = a.quantity.unwrap_or(0);
+                        let id = Self::customer_id("provision", &account.id)?;
+                        self.set_quantity(id, a.feature.as_str(), q).await?;
+                        if q > 0 {
+                            account.add_ons.insert(a.clone());
+                        }
+                    }
+                    return Ok(account);
+                }
+                Err(e) if ambiguous(&e) => {
+                    tracing::warn!(
+                        provider = PROVIDER,
+                        operation = "provision",
+                        error = %e,
+                        "CreateCustomer may have reached Alarm.com; looking the customer up before creating again"
+                    );
+                    // If this lookup fails, give up: creating again could duplicate.
+                    if let Some(found) = self.lookup_dealer_customer(dealer_id).await? {
+                        return self.account(&found).await;
+                    }
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Self::invalid_response("provision", "no attempt was made")))
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+        const OP: &str = "GetCustomerInfo";
+        let customer = Self::customer_id("account", id)?;
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                OP,
+                Node::new(OP)
+                    .xmlns(wire::NAMESPACE)
+                    .field("customerId", customer.to_string()),
+                true,
+            )
+            .await?;
+        // An empty or nil result is how a missing customer may also come back.
+        if r.children.is_empty() {
+            return Err(Error::NotFound {
+                provider: PROVIDER.into(),
+                operation: "account",
+                what: format!("customer {customer}"),
+            });
+        }
+        Self::parse(OP, wire::parse_customer_info(&r))
+    }
+
+    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+        let customer = Self::customer_id("change_plan", id)?;
+        let current = self.account(id).await?;
+        if current.status == AccountStatus::Terminated {
+            return Err(Error::Conflict {
+                provider: PROVIDER.into(),
+                operation: "change_plan",
+                message: format!("customer {customer} is terminated"),
+            });
+        }
+        let plan = change
+            .plan
+            .clone()
+            .or_else(|| current.plan.clone())
+            .ok_or_else(|| Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: "change_plan",
+                detail: "the account has no plan and the change names none".into(),
+            })?;
+        let next = change.apply_to(&current.add_ons);
+        let on_off = |set: &BTreeSet<AddOn>| -> BTreeSet<String> {
+            set.iter()
+                .filter(|a| a.quantity.is_none() && !wire::is_quantity_add_on(a.feature.as_str()))
+                .map(|a| a.feature.to_string())
+                .collect()
+        };
+        let wanted = on_off(&next);
+        let op = if change.validate_only {
+            "ChangeServicePlanValidationOnly"
+        } else {
+            "ChangeServicePlan"
+        };
+        if change.validate_only
+            || Some(&plan) != current.plan.as_ref()
+            || wanted != on_off(&current.add_ons)
+        {
+            let r = self
+                .call(
+                    Service::CustomerManagement,
+                    op,
+                    wire::change_service_plan(op, customer, plan.as_str(), &wanted),
+                    // The full set is sent: repeating it is harmless.
+                    true,
+                )
+                .await?;
+            self.check_success(op, &r)?;
+        }
+        if change.validate_only {
+            return Ok(current);
+        }
+        // Quantity add-ons: set every one whose quantity changed, 0 for removed ones.
+        let quantity_of = |set: &BTreeSet<AddOn>, f: &str| {
+            set.iter()
+                .find(|a| a.feature.as_str() == f)
+                .map(|a| a.quantity.unwrap_or(1))
+                .unwrap_or(0)
+        };
+        let quantity_features: BTreeSet<&str> = current
+            .add_ons
+            .iter()
+            .chain(next.iter())
+            .filter(|a| a.quantity.is_some() || wire::is_quantity_add_on(a.feature.as_str()))
+            .map(|a| a.feature.as_str())
+            .chain(
+                change
+                    .add
+                    .iter()
+                    .filter(|a| a.quantity.is_some())
+                    .map(|a| a.feature.as_str()),
+            )
+            .collect();
+        for f in quantity_features {
+            let (before, after) = (quantity_of(&current.add_ons, f), quantity_of(&next, f));
+            if before != after {
+                self.set_quantity(customer, f, after).await?;
+            }
+        }
+        self.account(id).await
+    }
+
+    async fn terminate(&self, id: &AccountId) -> Result<()> {
+        const OP: &str = "TerminateCustomer";
+        let customer = Self::customer_id("terminate", id)?;
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                OP,
+                Node::new(OP)
+                    .xmlns(wire::NAMESPACE)
+                    .field("customerId", customer.to_string()),
+                true,
+            )
+            .await?;
+        if Self::parse(OP, wire::parse_bool(&r.text))? {
+            return Ok(());
+        }
+        // `false`: already terminated is success; anything else is the service refusing.
+        let account = self.account(id).await?;
+        if account.status == AccountStatus::Terminated {
+            Ok(())
+        } else {
+            Err(Error::Vendor {
+                provider: PROVIDER.into(),
+                operation: "terminate",
+                code: Some("false".into()),
+                message: format!(
+                    "TerminateCustomer answered false and customer {customer} is still active"
+                ),
+            })
+        }
+    }
+
+    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+        const OP: &str = "GetCustomerList";
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                OP,
+                Node::new(OP)
+                    .xmlns(wire::NAMESPACE)
+                    .field("includeTermed", include_terminated.to_string()),
+                true,
+            )
+            .await?;
+        r.children
+            .iter()
+            .map(|c| {
+                let n = Self::parse(OP, wire::parse_int(&c.text))?;
+                Ok(AccountId::new(n.to_string()))
+            })
+            .collect()
     }
 }

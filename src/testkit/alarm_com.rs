@@ -1,0 +1,988 @@
+//! A stateful Alarm.com simulator speaking the dealer SOAP web services (1.1 and 1.2), on a
+//! loopback [`wiremock::MockServer`].
+//!
+//! It checks what the real service checks on every call — the service path, the `SOAPAction`
+//! or `action`, the namespace, the `Authentication` header — keeps customers, packages and
+//! add-ons in memory, knows which roles each login has, answers ASMX-style faults, and has fault
+//! knobs ([`FaultKind`]). The parts of the format that are modelled rather than seen are listed
+//! in the [Alarm.com provider docs](crate::providers::alarm_com).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
+
+use crate::config::IspConfig;
+use crate::http::soap::{self, Element, Node, SoapVersion};
+use crate::providers::alarm_com::{
+    AddOnFeature, BILLING_PERMISSION, BUILDER_LEGACY_ROLES, BUILDER_ROLE, INTEGRATION_ROLE,
+    INTEGRATION_TEMPLATE, wire,
+};
+
+/// The login every simulator starts with: an account owner with every role.
+pub const DEFAULT_LOGIN: &str = "dealer-integration";
+/// Its password.
+pub const DEFAULT_PASSWORD: &str = "sim-password-Adc1";
+/// The caller version `GetLatestCallerVersion` answers.
+pub const CALLER_VERSION: &str = "4";
+
+/// A Partner Portal login known to the simulator.
+#[derive(Debug, Clone)]
+pub struct SimLogin {
+    /// The password.
+    pub password: String,
+    /// Legacy roles.
+    pub legacy_roles: Vec<String>,
+    /// Custom roles: name and the template they were made from.
+    pub custom_roles: Vec<(String, Option<String>)>,
+    /// Permissions on the dealer account.
+    pub permissions: Vec<String>,
+    /// The sub-dealer the login belongs to (`None`: the account owner).
+    pub dealer_id: Option<i64>,
+}
+
+impl SimLogin {
+    /// An account owner with the integration role, billing permission and both legacy Builder
+    /// roles.
+    pub fn owner(password: &str) -> Self {
+        Self {
+            password: password.into(),
+            legacy_roles: vec![
+                INTEGRATION_ROLE.into(),
+                BUILDER_LEGACY_ROLES[0].into(),
+                BUILDER_LEGACY_ROLES[1].into(),
+            ],
+            custom_roles: Vec::new(),
+            permissions: vec![BILLING_PERMISSION.into()],
+            dealer_id: None,
+        }
+    }
+
+    /// A sub-dealer login with a custom role from the integration template and billing.
+    pub fn sub_dealer(password: &str, dealer_id: i64) -> Self {
+        Self {
+            password: password.into(),
+            legacy_roles: Vec::new(),
+            custom_roles: vec![("Integration".into(), Some(INTEGRATION_TEMPLATE.into()))],
+            permissions: vec![BILLING_PERMISSION.into()],
+            dealer_id: Some(dealer_id),
+        }
+    }
+
+    /// Without any integration role (legacy or from the template).
+    pub fn without_integration_role(mut self) -> Self {
+        self.legacy_roles.retain(|r| r != INTEGRATION_ROLE);
+        self.custom_roles
+            .retain(|(_, t)| t.as_deref() != Some(INTEGRATION_TEMPLATE));
+        self
+    }
+
+    /// Without the billing permission.
+    pub fn without_billing(mut self) -> Self {
+        self.permissions.retain(|p| p != BILLING_PERMISSION);
+        self
+    }
+
+    /// With exactly these legacy Builder roles (and no "Builder Program" custom role).
+    pub fn with_builder_legacy_roles(mut self, roles: &[&str]) -> Self {
+        self.legacy_roles
+            .retain(|r| !BUILDER_LEGACY_ROLES.contains(&r.as_str()));
+        self.legacy_roles
+            .extend(roles.iter().map(|r| (*r).to_owned()));
+        self.custom_roles.retain(|(n, _)| n != BUILDER_ROLE);
+        self
+    }
+
+    fn can_integrate(&self) -> bool {
+        let template = self
+            .custom_roles
+            .iter()
+            .any(|(_, t)| t.as_deref() == Some(INTEGRATION_TEMPLATE));
+        match self.dealer_id {
+            Some(_) => template,
+            None => template || self.legacy_roles.iter().any(|r| r == INTEGRATION_ROLE),
+        }
+    }
+}
+
+/// One customer in the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCustomer {
+    /// Alarm.com customer id.
+    pub id: i64,
+    /// The dealer's own id.
+    pub dealer_customer_id: String,
+    /// The sub-dealer it belongs to.
+    pub dealer_id: Option<i64>,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// E-mail.
+    pub email: String,
+    /// Phone.
+    pub phone: String,
+    /// Customer login.
+    pub login_name: String,
+    /// Package (service plan) id.
+    pub package_id: i64,
+    /// On/off add-ons.
+    pub add_ons: BTreeSet<String>,
+    /// Quantity add-ons.
+    pub quantities: BTreeMap<String, u32>,
+    /// Terminated.
+    pub terminated: bool,
+    /// Panel type as sent.
+    pub panel_type: String,
+    /// Modem serial as sent.
+    pub modem_serial: String,
+    /// Property type as sent.
+    pub property_type: String,
+    /// Central station forwarding as sent.
+    pub forwarding: String,
+    /// Notification e-mails as sent.
+    pub notification_emails: Vec<String>,
+}
+
+/// What a fault knob does to the calls it catches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// Answer this HTTP status with a short text body, doing nothing.
+    Status(u16),
+    /// Answer 429 with `Retry-After: <seconds>`, doing nothing.
+    RateLimited {
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u64,
+    },
+    /// Answer a `soap:Server` fault with this text, doing nothing.
+    Fault(String),
+    /// Answer an HTML error page (HTTP 502), as a proxy or an outage does, doing nothing.
+    HtmlPage,
+    /// Answer HTTP 200 with a body cut off in the middle, doing nothing.
+    Truncated,
+    /// Drop the connection without an answer, doing nothing.
+    DropConnection,
+    /// Carry the call out, then drop the connection without an answer.
+    ApplyThenDrop,
+    /// Carry the call out and answer, after this delay.
+    Delay(Duration),
+}
+
+/// A fault knob: `kind`, for the next `times` calls of `operation` (or of any operation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// The operation it applies to; `None` for every operation.
+    pub operation: Option<String>,
+    /// How many calls it still catches.
+    pub times: u32,
+    /// What it does.
+    pub kind: FaultKind,
+}
+
+impl FaultRule {
+    /// `kind` for the next call of any operation.
+    pub fn next(kind: FaultKind) -> Self {
+        Self {
+            operation: None,
+            times: 1,
+            kind,
+        }
+    }
+
+    /// Only for `operation`.
+    pub fn on(mut self, operation: &str) -> Self {
+        self.operation = Some(operation.to_owned());
+        self
+    }
+
+    /// For the next `n` calls.
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = n;
+        self
+    }
+}
+
+/// One call the simulator received (after the HTTP checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCall {
+    /// The operation.
+    pub operation: String,
+    /// The SOAP version it came in.
+    pub version: SoapVersion,
+}
+
+#[derive(Debug)]
+struct SimState {
+    logins: BTreeMap<String, SimLogin>,
+    customers: BTreeMap<i64, SimCustomer>,
+    next_id: i64,
+    packages: Vec<(i64, &'static str, &'static str, &'static str)>,
+    rules: Vec<FaultRule>,
+    latency: Duration,
+    calls: Vec<SimCall>,
+}
+
+/// The simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct AlarmComSimulator {
+    server: MockServer,
+    state: Arc<Mutex<SimState>>,
+}
+
+fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AlarmComSimulator {
+    /// Starts a simulator on loopback with [`DEFAULT_LOGIN`] and the packages seen in public
+    /// client code.
+    pub async fn start() -> Self {
+        let mut logins = BTreeMap::new();
+        logins.insert(DEFAULT_LOGIN.to_owned(), SimLogin::owner(DEFAULT_PASSWORD));
+        let state = Arc::new(Mutex::new(SimState {
+            logins,
+            customers: BTreeMap::new(),
+            next_id: 7_000_000,
+            packages: vec![
+                (1, "Wireless Signal Forwarding", "WSF", "Residential"),
+                (2, "Basic Interactive", "BI", "Residential"),
+                (9, "Advanced Interactive", "AI", "Residential"),
+                (193, "Interactive Gold", "AI", "Residential"),
+                (208, "Interactive Security", "BI", "Residential"),
+                (
+                    209,
+                    "Interactive Security + Automation",
+                    "AI",
+                    "Residential",
+                ),
+                (41, "Commercial Basic Interactive", "BI", "Commercial"),
+                (42, "Commercial Advanced Interactive", "AI", "Commercial"),
+            ],
+            rules: Vec::new(),
+            latency: Duration::ZERO,
+            calls: Vec::new(),
+        }));
+        let server = MockServer::builder().start().await;
+        Mock::given(any())
+            .respond_with(Responder {
+                state: state.clone(),
+            })
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The `WebServices/` folder to put in a configuration's endpoint.
+    pub fn endpoint(&self) -> String {
+        format!("{}/WebServices/", self.server.uri())
+    }
+
+    /// The wiremock server, for request inspection.
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    /// A valid configuration for [`DEFAULT_LOGIN`] on this simulator, default plan 9.
+    pub fn config(&self) -> IspConfig {
+        self.config_for(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+    }
+
+    /// A valid configuration for a login on this simulator (its dealer id included).
+    pub fn config_for(&self, login: &str, password: &str) -> IspConfig {
+        let dealer_id = lock(&self.state)
+            .logins
+            .get(login)
+            .and_then(|l| l.dealer_id);
+        let mut b = IspConfig::builder()
+            .name(format!("Alarm.com simulator ({login})"))
+            .provider("alarm_com")
+            .endpoint(self.endpoint())
+            .credential("login", login)
+            .credential("password", password)
+            .default_plan("9");
+        if let Some(d) = dealer_id {
+            b = b.credential("dealer_id", d.to_string());
+        }
+        match b.build() {
+            Ok(c) => c,
+            Err(e) => panic!("simulator config is valid: {e}"),
+        }
+    }
+
+    /// Adds (or replaces) a login.
+    pub fn add_login(&self, login: &str, details: SimLogin) {
+        lock(&self.state).logins.insert(login.to_owned(), details);
+    }
+
+    /// Arms a fault knob.
+    pub fn inject(&self, rule: FaultRule) {
+        lock(&self.state).rules.push(rule);
+    }
+
+    /// Removes every fault knob.
+    pub fn clear_faults(&self) {
+        lock(&self.state).rules.clear();
+    }
+
+    /// Adds latency to every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
+    /// The customers.
+    pub fn customers(&self) -> Vec<SimCustomer> {
+        lock(&self.state).customers.values().cloned().collect()
+    }
+
+    /// A customer by id.
+    pub fn customer(&self, id: i64) -> Option<SimCustomer> {
+        lock(&self.state).customers.get(&id).cloned()
+    }
+
+    /// Customers with this dealer customer id.
+    pub fn customers_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
+        lock(&self.state)
+            .customers
+            .values()
+            .filter(|c| c.dealer_customer_id == dealer_customer_id)
+            .count()
+    }
+
+    /// Changes a customer in place (to stage vendor-side changes such as an add-on this crate
+    /// does not know).
+    pub fn edit_customer(&self, id: i64, edit: impl FnOnce(&mut SimCustomer)) -> bool {
+        match lock(&self.state).customers.get_mut(&id) {
+            Some(c) => {
+                edit(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every call received, in order.
+    pub fn calls(&self) -> Vec<SimCall> {
+        lock(&self.state).calls.clone()
+    }
+
+    /// How many calls of `operation` were received.
+    pub fn call_count(&self, operation: &str) -> usize {
+        lock(&self.state)
+            .calls
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+}
+
+struct Responder {
+    state: Arc<Mutex<SimState>>,
+}
+
+fn html_page(status: u16, title: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("content-type", "text/html; charset=utf-8")
+        .set_body_string(format!(
+            "<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        ))
+}
+
+/// A response whose announced length is longer than what is sent: the client sees the
+/// connection close in the middle of the body.
+fn cut_off(body: &str) -> ResponseTemplate {
+    let half = body.get(..body.len() / 2).unwrap_or("");
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "text/xml; charset=utf-8")
+        .insert_header("content-length", (body.len() + 64).to_string().as_str())
+        .set_body_raw(half.as_bytes().to_vec(), "text/xml; charset=utf-8")
+}
+
+fn drop_connection() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-length", "4096")
+        .set_body_raw(Vec::<u8>::new(), "text/xml; charset=utf-8")
+}
+
+struct Fault {
+    code: &'static str,
+    text: String,
+}
+
+fn fault(code: &'static str, text: impl Into<String>) -> Fault {
+    Fault {
+        code,
+        text: text.into(),
+    }
+}
+
+fn fault_response(version: SoapVersion, f: &Fault) -> ResponseTemplate {
+    let body = match version {
+        SoapVersion::V11 => Node::new("soap:Fault")
+            .field("faultcode", format!("soap:{}", f.code))
+            .field("faultstring", f.text.as_str())
+            .child(Node::new("detail")),
+        SoapVersion::V12 => Node::new("soap:Fault")
+            .child(Node::new("soap:Code").field(
+                "soap:Value",
+                if f.code == "Client" {
+                    "soap:Sender"
+                } else {
+                    "soap:Receiver"
+                },
+            ))
+            .child(Node::new("soap:Reason").field("soap:Text", f.text.as_str()))
+            .child(Node::new("soap:Detail")),
+    };
+    xml_response(500, version, soap::envelope(version, None, &body))
+}
+
+fn xml_response(status: u16, version: SoapVersion, body: String) -> ResponseTemplate {
+    let ct = match version {
+        SoapVersion::V11 => "text/xml; charset=utf-8",
+        SoapVersion::V12 => "application/soap+xml; charset=utf-8",
+    };
+    ResponseTemplate::new(status).set_body_raw(body.into_bytes(), ct)
+}
+
+fn service_of(op: &str) -> Option<wire::Service> {
+    use wire::Service::*;
+    Some(match op {
+        "CreateCustomer"
+        | "CreateCustomerForDealer"
+        | "GetCustomerInfo"
+        | "GetCustomerList"
+        | "LookupCustomerIdFromDealerCustomerId"
+        | "ChangeServicePlan"
+        | "ChangeServicePlanValidationOnly"
+        | "SetAddOnQuantity"
+        | "TerminateCustomer" => CustomerManagement,
+        "GetPackageIds" | "GetLatestCallerVersion" | "GetLoginRoles" => DealerManagement,
+        _ => return None,
+    })
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let path = request.url.path().to_ascii_lowercase();
+        let service = if path.ends_with("/customermanagement.asmx") {
+            wire::Service::CustomerManagement
+        } else if path.ends_with("/dealermanagement.asmx") {
+            wire::Service::DealerManagement
+        } else {
+            return html_page(404, "The resource cannot be found.");
+        };
+        if request.method.as_str() != "POST" {
+            return html_page(405, "Method not allowed");
+        }
+        let content_type = request
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let Ok(root) = soap::parse(&request.body) else {
+            return fault_response(
+                SoapVersion::V11,
+                &fault(
+                    "Client",
+                    "Server was unable to read request. There is an error in XML document.",
+                ),
+            );
+        };
+        let version = match root.namespace.as_deref() {
+            Some(soap::SOAP11_NS) => SoapVersion::V11,
+            Some(soap::SOAP12_NS) => SoapVersion::V12,
+            _ => {
+                return fault_response(
+                    SoapVersion::V11,
+                    &fault(
+                        "VersionMismatch",
+                        "Possible SOAP version mismatch: Envelope namespace was unexpected.",
+                    ),
+                );
+            }
+        };
+        let Some(op_el) = root.child("Body").and_then(|b| b.children.first()) else {
+            return fault_response(version, &fault("Client", "The SOAP Body is empty."));
+        };
+        let op = op_el.name.clone();
+        // The action must name the operation, in the form each version uses.
+        let action = match version {
+            SoapVersion::V11 => {
+                if !content_type.starts_with("text/xml") {
+                    return ResponseTemplate::new(415);
+                }
+                request
+                    .headers
+                    .get("soapaction")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .trim_matches('"')
+                    .to_owned()
+            }
+            SoapVersion::V12 => {
+                if !content_type.starts_with("application/soap+xml") {
+                    return ResponseTemplate::new(415);
+                }
+                content_type
+                    .split(';')
+                    .find_map(|p| p.trim().strip_prefix("action="))
+                    .unwrap_or("")
+                    .trim_matches('"')
+                    .to_owned()
+            }
+        };
+        if action != wire::action(&op) || op_el.namespace.as_deref() != Some(wire::NAMESPACE) {
+            return fault_response(
+                version,
+                &fault(
+                    "Client",
+                    format!(
+                        "Server did not recognize the value of HTTP Header SOAPAction: {action}."
+                    ),
+                ),
+            );
+        }
+        if service_of(&op) != Some(service) {
+            return fault_response(
+                version,
+                &fault(
+                    "Client",
+                    format!(
+                        "Server did not recognize the value of HTTP Header SOAPAction: {action}."
+                    ),
+                ),
+            );
+        }
+
+        let mut state = lock(&self.state);
+        // Authentication header.
+        let auth = root
+            .child("Header")
+            .and_then(|h| h.child("Authentication"))
+            .filter(|a| a.namespace.as_deref() == Some(wire::NAMESPACE));
+        let user = auth
+            .and_then(|a| a.child_text("User"))
+            .unwrap_or("")
+            .to_owned();
+        let password = auth.and_then(|a| a.child_text("Password")).unwrap_or("");
+        let login = match state.logins.get(&user) {
+            Some(l) if l.password == password => l.clone(),
+            _ => {
+                return fault_response(
+                    version,
+                    &fault(
+                        "Client",
+                        "Authentication failed: invalid login or password.",
+                    ),
+                );
+            }
+        };
+        state.calls.push(SimCall {
+            operation: op.clone(),
+            version,
+        });
+        let latency = state.latency;
+
+        let rule = state
+            .rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.operation.as_deref().is_none_or(|o| o == op));
+        let mut delay = Duration::ZERO;
+        let mut drop_after = false;
+        if let Some(rule) = rule {
+            rule.times -= 1;
+            match rule.kind.clone() {
+                FaultKind::Status(s) => {
+                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
+                }
+                FaultKind::RateLimited { retry_after_secs } => {
+                    return ResponseTemplate::new(429)
+                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
+                }
+                FaultKind::Fault(text) => return fault_response(version, &fault("Server", text)),
+                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
+                FaultKind::Truncated => {
+                    let body = soap::envelope(
+                        version,
+                        None,
+                        &Node::new(format!("{op}Response"))
+                            .xmlns(wire::NAMESPACE)
+                            .field(format!("{op}Result"), "0"),
+                    );
+                    return cut_off(&body);
+                }
+                FaultKind::DropConnection => return drop_connection(),
+                FaultKind::ApplyThenDrop => drop_after = true,
+                FaultKind::Delay(d) => delay = d,
+            }
+        }
+        state.rules.retain(|r| r.times > 0);
+
+        let result = handle(&mut state, &user, &login, &op, op_el);
+        drop(state);
+        if drop_after {
+            return drop_connection();
+        }
+        let response = match result {
+            Ok(result) => {
+                let body = Node::new(format!("{op}Response"))
+                    .xmlns(wire::NAMESPACE)
+                    .child(result);
+                xml_response(200, version, soap::envelope(version, None, &body))
+            }
+            Err(f) => fault_response(version, &f),
+        };
+        response.set_delay(latency + delay)
+    }
+}
+
+fn result(op: &str) -> Node {
+    Node::new(format!("{op}Result"))
+}
+
+fn int_param(op_el: &Element, name: &str) -> Result<i64, Fault> {
+    op_el
+        .child_text(name)
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or_else(|| fault("Client", format!("Server was unable to read request: parameter {name} is missing or not an integer.")))
+}
+
+fn success(op: &str, error: Option<String>) -> Node {
+    result(op)
+        .field("Success", if error.is_none() { "true" } else { "false" })
+        .field("ErrorMessage", error.unwrap_or_default())
+}
+
+fn require_integration(login: &SimLogin) -> Result<(), Fault> {
+    if login.can_integrate() {
+        Ok(())
+    } else if login.dealer_id.is_some() {
+        Err(fault(
+            "Client",
+            format!("Permission denied: a custom role from the {INTEGRATION_TEMPLATE} template"),
+        ))
+    } else {
+        Err(fault(
+            "Client",
+            format!("Permission denied: {INTEGRATION_ROLE}"),
+        ))
+    }
+}
+
+fn find_customer<'a>(
+    state: &'a mut SimState,
+    login: &SimLogin,
+    id: i64,
+) -> Result<&'a mut SimCustomer, Fault> {
+    state
+        .customers
+        .get_mut(&id)
+        .filter(|c| c.dealer_id == login.dealer_id)
+        .ok_or_else(|| fault("Server", format!("Customer {id} was not found.")))
+}
+
+fn known_add_on(name: &str) -> bool {
+    name.parse::<AddOnFeature>()
+        .map(|f| !matches!(f, AddOnFeature::Other(_)))
+        .unwrap_or(false)
+}
+
+fn handle(
+    state: &mut SimState,
+    user: &str,
+    login: &SimLogin,
+    op: &str,
+    p: &Element,
+) -> Result<Node, Fault> {
+    match op {
+        "GetLoginRoles" => {
+            let mut roles = Node::new("Roles");
+            for r in &login.legacy_roles {
+                roles = roles.child(
+                    Node::new("LoginRole")
+                        .field("Name", r.as_str())
+                        .field("IsLegacy", "true"),
+                );
+            }
+            for (r, t) in &login.custom_roles {
+                roles = roles.child(
+                    Node::new("LoginRole")
+                        .field("Name", r.as_str())
+                        .field("IsLegacy", "false")
+                        .opt_field("Template", t.as_deref()),
+                );
+            }
+            let perms = Node::new("Permissions").children(
+                login
+                    .permissions
+                    .iter()
+                    .map(|x| Node::text_element("string", x.as_str())),
+            );
+            Ok(result(op)
+                .field("LoginName", user)
+                .child(roles)
+                .child(perms))
+        }
+        "GetLatestCallerVersion" => Ok(result(op).text(CALLER_VERSION)),
+        "GetPackageIds" => {
+            require_integration(login)?;
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            if input.child_text("CallerVersion") != Some(CALLER_VERSION) {
+                return Err(fault(
+                    "Client",
+                    "The caller version is out of date; call GetLatestCallerVersion.",
+                ));
+            }
+            let account_type = input.child_text("accountType").unwrap_or("");
+            Ok(result(op).children(
+                state
+                    .packages
+                    .iter()
+                    .filter(|(_, _, _, t)| *t == account_type)
+                    .map(|(id, name, group, _)| {
+                        Node::new("PackageIdInfo")
+                            .field("PackageId", id.to_string())
+                            .field("PackageName", *name)
+                            .field("PackageGroup", *group)
+                    }),
+            ))
+        }
+        "LookupCustomerIdFromDealerCustomerId" => {
+            require_integration(login)?;
+            let wanted = p.child_text("dealerCustomerId").unwrap_or("");
+            let id = state
+                .customers
+                .values()
+                .find(|c| c.dealer_customer_id == wanted && c.dealer_id == login.dealer_id)
+                .map(|c| c.id)
+                .unwrap_or(0);
+            Ok(result(op).text(id.to_string()))
+        }
+        "CreateCustomer" | "CreateCustomerForDealer" => {
+            require_integration(login)?;
+            if op == "CreateCustomerForDealer" {
+                let d = int_param(p, "dealerId")?;
+                if login.dealer_id != Some(d) {
+                    return Err(fault("Client", format!("Permission denied: dealer {d}")));
+                }
+            } else if login.dealer_id.is_some() {
+                return Err(fault(
+                    "Client",
+                    "Permission denied: sub-dealer logins must use CreateCustomerForDealer",
+                ));
+            }
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            let addr = input.child("CustomerAccountAddress");
+            let text = |e: Option<&Element>, n: &str| {
+                e.and_then(|e| e.child_text(n)).unwrap_or("").to_owned()
+            };
+            let first = text(addr, "FirstName");
+            let last = text(addr, "LastName");
+            let dealer_customer_id = text(Some(input), "DealerCustomerId");
+            let package = text(Some(input), "PackageId");
+            let error = if first.is_empty() && last.is_empty() {
+                Some("The customer's name is required.".to_owned())
+            } else if dealer_customer_id.is_empty() {
+                Some("DealerCustomerId is required.".to_owned())
+            } else if !package
+                .parse::<i64>()
+                .is_ok_and(|id| state.packages.iter().any(|p| p.0 == id))
+            {
+                Some(format!("Invalid package id `{package}`."))
+            } else if state.customers.values().any(|c| {
+                c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id
+            }) {
+                Some("A customer with this DealerCustomerId already exists.".to_owned())
+            } else {
+                None
+            };
+            let add_ons: BTreeSet<String> = input
+                .child("AddOnFeatures")
+                .map(|a| {
+                    a.children
+                        .iter()
+                        .map(|c| c.text.trim().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let error = error.or_else(|| {
+                add_ons
+                    .iter()
+                    .find(|a| !known_add_on(a))
+                    .map(|a| format!("Invalid add-on feature `{a}`."))
+            });
+            let desired = text(Some(input), "DesiredLoginName");
+            let error = error.or_else(|| {
+                (!desired.is_empty() && state.customers.values().any(|c| c.login_name == desired))
+                    .then(|| format!("The login name `{desired}` is already in use."))
+            });
+            if let Some(e) = error {
+                return Ok(success(op, Some(e)).field("CustomerId", "0"));
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            let login_name = if desired.is_empty() {
+                format!("cust{id}")
+            } else {
+                desired
+            };
+            state.customers.insert(
+                id,
+                SimCustomer {
+                    id,
+                    dealer_customer_id,
+                    dealer_id: login.dealer_id,
+                    first_name: first,
+                    last_name: last,
+                    email: text(Some(input), "CustomerAccountEmail"),
+                    phone: text(Some(input), "CustomerAccountPhone"),
+                    login_name: login_name.clone(),
+                    package_id: package.parse().unwrap_or(0),
+                    add_ons,
+                    quantities: BTreeMap::new(),
+                    terminated: false,
+                    panel_type: text(Some(input), "PanelType"),
+                    modem_serial: text(Some(input), "ModemSerialNumber"),
+                    property_type: text(Some(input), "PropertyType"),
+                    forwarding: text(Some(input), "CentralStationForwardingOption"),
+                    notification_emails: input
+                        .child("CustomerNotifications")
+                        .map(|n| {
+                            n.children
+                                .iter()
+                                .map(|c| c.text.trim().to_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
+            );
+            Ok(success(op, None)
+                .field("LoginName", login_name)
+                .field("Password", format!("Tmp-{:x}", fastrand::u64(..)))
+                .field("CustomerId", id.to_string()))
+        }
+        "GetCustomerInfo" => {
+            require_integration(login)?;
+            let id = int_param(p, "customerId")?;
+            let c = find_customer(state, login, id)?;
+            Ok(result(op)
+                .field("CustomerId", c.id.to_string())
+                .field("DealerCustomerId", c.dealer_customer_id.as_str())
+                .field("FirstName", c.first_name.as_str())
+                .field("LastName", c.last_name.as_str())
+                .field("PrimaryEmail", c.email.as_str())
+                .field("PrimaryPhoneNumber", c.phone.as_str())
+                .field("LoginName", c.login_name.as_str())
+                .field("IsTerminated", if c.terminated { "true" } else { "false" })
+                .field("JoinDate", "2026-01-15T09:30:00")
+                .child(
+                    Node::new("ServicePlanInfo")
+                        .field("PackageId", c.package_id.to_string())
+                        .field("PlanType", "AI")
+                        .child(
+                            Node::new("Addons").children(
+                                c.add_ons
+                                    .iter()
+                                    .map(|a| Node::text_element("AddOnFeatureEnum", a.as_str())),
+                            ),
+                        )
+                        .child(
+                            Node::new("AddonQuantities").children(c.quantities.iter().map(
+                                |(a, q)| {
+                                    Node::new("AddonQuantity")
+                                        .field("AddOn", a.as_str())
+                                        .field("Quantity", q.to_string())
+                                },
+                            )),
+                        )
+                        .field("TotalServicePrice", "0"),
+                )
+                .field("DealerId", login.dealer_id.unwrap_or(0).to_string()))
+        }
+        "GetCustomerList" => {
+            require_integration(login)?;
+            let include = p.child_text("includeTermed") == Some("true");
+            Ok(result(op).children(
+                state
+                    .customers
+                    .values()
+                    .filter(|c| c.dealer_id == login.dealer_id && (include || !c.terminated))
+                    .map(|c| Node::text_element("int", c.id.to_string())),
+            ))
+        }
+        "ChangeServicePlan" | "ChangeServicePlanValidationOnly" => {
+            require_integration(login)?;
+            let id = int_param(p, "customerId")?;
+            let package = int_param(p, "newPackageId")?;
+            let known_package = state.packages.iter().any(|x| x.0 == package);
+            let add_ons: BTreeSet<String> = p
+                .child("addOnFeatures")
+                .map(|a| {
+                    a.children
+                        .iter()
+                        .map(|c| c.text.trim().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let c = find_customer(state, login, id)?;
+            let error = if c.terminated {
+                Some("The customer is terminated.".to_owned())
+            } else if !known_package {
+                Some(format!("Invalid package id `{package}`."))
+            } else {
+                add_ons
+                    .iter()
+                    .find(|a| !known_add_on(a))
+                    .map(|a| format!("Invalid add-on feature `{a}`."))
+            };
+            if error.is_none() && op == "ChangeServicePlan" {
+                c.package_id = package;
+                c.add_ons = add_ons;
+            }
+            Ok(success(op, error))
+        }
+        "SetAddOnQuantity" => {
+            require_integration(login)?;
+            let id = int_param(p, "customerId")?;
+            let quantity = int_param(p, "quantity")?;
+            let add_on = p.child_text("addOn").unwrap_or("").to_owned();
+            let c = find_customer(state, login, id)?;
+            let error = if c.terminated {
+                Some("The customer is terminated.".to_owned())
+            } else if !known_add_on(&add_on) {
+                Some(format!("Invalid add-on feature `{add_on}`."))
+            } else if !(0..=100).contains(&quantity) {
+                Some("The quantity must be between 0 and 100.".to_owned())
+            } else {
+                None
+            };
+            if error.is_none() {
+                if quantity == 0 {
+                    c.quantities.remove(&add_on);
+                } else {
+                    c.quantities.insert(add_on, quantity as u32);
+                }
+            }
+            Ok(success(op, error))
+        }
+        "TerminateCustomer" => {
+            require_integration(login)?;
+            let id = int_param(p, "customerId")?;
+            let c = find_customer(state, login, id)?;
+            let changed = !c.terminated;
+            c.terminated = true;
+            Ok(result(op).text(if changed { "true" } else { "false" }))
+        }
+        other => Err(fault(
+            "Client",
+            format!("Server did not recognize the value of HTTP Header SOAPAction: {other}."),
+        )),
+    }
+}
