@@ -68,3 +68,8 @@ pub use provider::{
     ProviderRegistry,
 };
 pub use secrecy;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

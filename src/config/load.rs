@@ -169,7 +169,7 @@ fn redact_values(msg: &str) -> String {
     for c in msg.chars() {
         match quote {
             Some(q) if c == q => {
-                out.push_str("…");
+                out.push('…');
                 out.push(c);
                 quote = None;
             }

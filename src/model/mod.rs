@@ -464,6 +464,8 @@ impl PlanChange {
         self
     }
     /// Adds an on/off feature.
+    // A builder step, not arithmetic: `PlanChange::new().add("LightAutomation")` reads as meant.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, feature: impl Into<FeatureId>) -> Self {
         self.add.push(AddOn {
             feature: feature.into(),

@@ -29,7 +29,7 @@
 //! read, plan and add-on changes (full-set `ChangeServicePlan`, validation-only mode,
 //! quantity add-ons with `SetAddOnQuantity`), terminate, account listing. Events, billing and
 //! Builder Program records are not implemented yet and answer
-//! [`Error::Unsupported`](crate::Error::Unsupported).
+//! [`Error::Unsupported`].
 //!
 //! ## Operations used
 //!
@@ -50,7 +50,7 @@
 //! ## Never a duplicate customer
 //!
 //! `provision` first asks `LookupCustomerIdFromDealerCustomerId`: an existing customer is an
-//! [`Error::Conflict`](crate::Error::Conflict). `CreateCustomer` is never retried blindly: when
+//! [`Error::Conflict`]. `CreateCustomer` is never retried blindly: when
 //! it may have reached Alarm.com but no usable answer came back (timeout, reset, 5xx, cut-off
 //! body), the provider looks the dealer customer id up again and returns the customer it finds
 //! (without the one-time password, which was lost with the answer); only when the lookup
