@@ -22,14 +22,14 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
+use interactive_services::config::{CredentialOutcome, PlanCheck};
 use interactive_services::http::soap::SoapVersion;
 use interactive_services::providers::alarm_com::AlarmCom;
 use interactive_services::testkit::add_on_list;
 use interactive_services::testkit::alarm_com::AlarmComSimulator;
-use interactive_services::config::{CredentialOutcome, PlanCheck};
 use interactive_services::{
-    Address, ConfiguredProvider, Error, InteractiveServicesProvider, IspAccount, IspConfig, PlanChange,
-    ProvisionRequest,
+    Address, ConfiguredProvider, Error, InteractiveServicesProvider, IspAccount, IspConfig,
+    PlanChange, ProvisionRequest,
 };
 
 #[derive(Debug, Default)]
@@ -93,7 +93,9 @@ fn parse_args() -> Result<Option<Args>, String> {
         }
     }
     if !args.live && (args.endpoint.is_some() || args.login.is_some()) {
-        return Err("--endpoint and --login talk to a real Alarm.com: add --live to confirm".into());
+        return Err(
+            "--endpoint and --login talk to a real Alarm.com: add --live to confirm".into(),
+        );
     }
     Ok(Some(args))
 }
@@ -153,7 +155,10 @@ fn show_account(account: &IspAccount) {
         "    plan            {}",
         account.plan.as_ref().map(|p| p.as_str()).unwrap_or("-")
     );
-    println!("    add-ons         {}", add_on_list(&account.add_ons).join(", "));
+    println!(
+        "    add-ons         {}",
+        add_on_list(&account.add_ons).join(", ")
+    );
     println!("    status          {:?}", account.status);
 }
 
@@ -166,14 +171,24 @@ async fn walk(
     let report = interactive_services::config::verify(config, provider).await;
     match &report.credentials {
         CredentialOutcome::Accepted { login, granted } => {
-            println!("    credentials     accepted for `{login}`; may do: {}", granted.join(", "))
+            println!(
+                "    credentials     accepted for `{login}`; may do: {}",
+                granted.join(", ")
+            )
         }
-        CredentialOutcome::Rejected { message } => println!("    credentials     REJECTED: {message}"),
-        CredentialOutcome::Insufficient => println!("    credentials     accepted, but the login lacks a role"),
+        CredentialOutcome::Rejected { message } => {
+            println!("    credentials     REJECTED: {message}")
+        }
+        CredentialOutcome::Insufficient => {
+            println!("    credentials     accepted, but the login lacks a role")
+        }
         other => println!("    credentials     not checked: {other:?}"),
     }
     for m in &report.missing_permissions {
-        println!("    missing         {} (for {})", m.permission, m.needed_for);
+        println!(
+            "    missing         {} (for {})",
+            m.permission, m.needed_for
+        );
         println!("                    {}", m.guidance);
     }
     match &report.default_plan {
@@ -183,13 +198,15 @@ async fn walk(
         other => println!("    default plan    not checked: {other:?}"),
     }
     if !matches!(report.credentials, CredentialOutcome::Accepted { .. }) {
-        return Err(provider.validate_credentials().await.err().unwrap_or_else(|| {
-            Error::InvalidRequest {
+        return Err(provider
+            .validate_credentials()
+            .await
+            .err()
+            .unwrap_or_else(|| Error::InvalidRequest {
                 provider: report.provider.clone(),
                 operation: "validate_credentials",
                 detail: "the credentials could not be used".into(),
-            }
-        }));
+            }));
     }
 
     println!("2. Service plans:");
@@ -221,7 +238,10 @@ async fn walk(
     let account = provider
         .change_plan(&account.id, &PlanChange::new().add("LightAutomation"))
         .await?;
-    println!("    add-ons         {}", add_on_list(&account.add_ons).join(", "));
+    println!(
+        "    add-ons         {}",
+        add_on_list(&account.add_ons).join(", ")
+    );
 
     println!("5. Reading the account back:");
     let account = provider.account(&account.id).await?;
@@ -285,7 +305,11 @@ async fn provision_many(
     }
     if !args.keep {
         println!("4. Terminating them ...");
-        let ids: Vec<_> = ok.into_iter().filter_map(Result::ok).map(|a| a.id).collect();
+        let ids: Vec<_> = ok
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|a| a.id)
+            .collect();
         let results: Vec<_> = stream::iter(ids.iter().map(|id| provider.terminate(id)))
             .buffer_unordered(16)
             .collect()

@@ -62,7 +62,9 @@ fn answer(version: SoapVersion, op: &str, result: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(
         envelope(
             version,
-            &format!(r#"<{op}Response xmlns="{NS}"><{op}Result>{result}</{op}Result></{op}Response>"#),
+            &format!(
+                r#"<{op}Response xmlns="{NS}"><{op}Result>{result}</{op}Result></{op}Response>"#
+            ),
         )
         .into_bytes(),
         ct,
@@ -97,7 +99,10 @@ async fn requests_for(server: &MockServer, op: &str) -> Vec<String> {
         .unwrap_or_default()
         .iter()
         .map(body)
-        .filter(|b| b.contains(&format!("<{op} xmlns=\"{NS}\"")) || b.contains(&format!("<{op} xmlns=\"{NS}\" />")))
+        .filter(|b| {
+            b.contains(&format!("<{op} xmlns=\"{NS}\""))
+                || b.contains(&format!("<{op} xmlns=\"{NS}\" />"))
+        })
         .collect()
 }
 
@@ -116,13 +121,23 @@ async fn assert_every_request_authenticated(server: &MockServer, version: SoapVe
         let header = format!(
             "<soap:Header><Authentication xmlns=\"{NS}\"><User>wire-user</User><Password>{PASSWORD}</Password><TwoFactorDeviceId>{TWO_FACTOR}</TwoFactorDeviceId></Authentication></soap:Header>"
         );
-        assert!(b.contains(&header), "Authentication header missing or malformed: {b}");
-        assert_eq!(b.matches(PASSWORD).count(), 1, "the password appears only in the header");
+        assert!(
+            b.contains(&header),
+            "Authentication header missing or malformed: {b}"
+        );
+        assert_eq!(
+            b.matches(PASSWORD).count(),
+            1,
+            "the password appears only in the header"
+        );
         assert_eq!(b.matches(TWO_FACTOR).count(), 1);
         assert!(!r.url.as_str().contains(PASSWORD));
         for (name, value) in r.headers.iter() {
             let v = value.to_str().unwrap_or("");
-            assert!(!v.contains(PASSWORD) && !v.contains(TWO_FACTOR), "secret in header {name}");
+            assert!(
+                !v.contains(PASSWORD) && !v.contains(TWO_FACTOR),
+                "secret in header {name}"
+            );
         }
     }
 }
@@ -130,7 +145,14 @@ async fn assert_every_request_authenticated(server: &MockServer, version: SoapVe
 async fn provisioning_on_the_wire(version: SoapVersion) {
     let server = MockServer::start().await;
     let cm = "CustomerManagement.asmx";
-    mount(&server, version, cm, "LookupCustomerIdFromDealerCustomerId", "0").await;
+    mount(
+        &server,
+        version,
+        cm,
+        "LookupCustomerIdFromDealerCustomerId",
+        "0",
+    )
+    .await;
     mount(
         &server,
         version,
@@ -190,7 +212,10 @@ async fn provisioning_on_the_wire(version: SoapVersion) {
 <PropertyType>NotSet</PropertyType>\
 </input></CreateCustomer></soap:Body>"
     );
-    assert!(c.contains(&expected), "CreateCustomer body differs:\n{c}\nexpected:\n{expected}");
+    assert!(
+        c.contains(&expected),
+        "CreateCustomer body differs:\n{c}\nexpected:\n{expected}"
+    );
     assert_every_request_authenticated(&server, version).await;
 }
 
@@ -216,7 +241,14 @@ async fn account_operations_on_the_wire(version: SoapVersion) {
     let server = MockServer::start().await;
     let cm = "CustomerManagement.asmx";
     mount(&server, version, cm, "GetCustomerInfo", CUSTOMER_INFO).await;
-    mount(&server, version, cm, "ChangeServicePlan", "<Success>true</Success><ErrorMessage />").await;
+    mount(
+        &server,
+        version,
+        cm,
+        "ChangeServicePlan",
+        "<Success>true</Success><ErrorMessage />",
+    )
+    .await;
     mount(
         &server,
         version,
@@ -225,24 +257,47 @@ async fn account_operations_on_the_wire(version: SoapVersion) {
         "<Success>true</Success><ErrorMessage />",
     )
     .await;
-    mount(&server, version, cm, "SetAddOnQuantity", "<Success>true</Success><ErrorMessage />").await;
+    mount(
+        &server,
+        version,
+        cm,
+        "SetAddOnQuantity",
+        "<Success>true</Success><ErrorMessage />",
+    )
+    .await;
     mount(&server, version, cm, "TerminateCustomer", "true").await;
-    mount(&server, version, cm, "GetCustomerList", "<int>4242</int><int>4243</int>").await;
+    mount(
+        &server,
+        version,
+        cm,
+        "GetCustomerList",
+        "<int>4242</int><int>4243</int>",
+    )
+    .await;
     let p = provider(&server, version);
     let id = AccountId::new("4242");
 
     let account = p.account(&id).await.expect("account");
     assert_eq!(account.plan.as_ref().map(|p| p.as_str()), Some("9"));
-    assert!(account.has_feature("SomethingNew2030"), "unknown add-ons round-trip");
+    assert!(
+        account.has_feature("SomethingNew2030"),
+        "unknown add-ons round-trip"
+    );
     let info = requests_for(&server, "GetCustomerInfo").await;
     assert!(info[0].contains(&format!(
         "<GetCustomerInfo xmlns=\"{NS}\"><customerId>4242</customerId></GetCustomerInfo>"
     )));
 
     // Adding one add-on sends the FULL set (current ones, the unknown one included).
-    p.change_plan(&id, &PlanChange::new().plan("193").add("ThermostatControl").remove("LightAutomation"))
-        .await
-        .expect("change");
+    p.change_plan(
+        &id,
+        &PlanChange::new()
+            .plan("193")
+            .add("ThermostatControl")
+            .remove("LightAutomation"),
+    )
+    .await
+    .expect("change");
     let change = requests_for(&server, "ChangeServicePlan").await;
     assert_eq!(change.len(), 1);
     assert!(change[0].contains(&format!(
@@ -259,7 +314,11 @@ async fn account_operations_on_the_wire(version: SoapVersion) {
         "<ChangeServicePlanValidationOnly xmlns=\"{NS}\"><customerId>4242</customerId><newPackageId>9</newPackageId>\
 <addOnFeatures><AddOnFeatureEnum>LightAutomation</AddOnFeatureEnum><AddOnFeatureEnum>RemoteArming</AddOnFeatureEnum><AddOnFeatureEnum>SomethingNew2030</AddOnFeatureEnum></addOnFeatures></ChangeServicePlanValidationOnly>"
     )), "{}", validation[0]);
-    assert_eq!(requests_for(&server, "ChangeServicePlan").await.len(), 1, "validation changed nothing");
+    assert_eq!(
+        requests_for(&server, "ChangeServicePlan").await.len(),
+        1,
+        "validation changed nothing"
+    );
 
     p.change_plan(&id, &PlanChange::new().add_quantity("ProVideo", 2))
         .await
@@ -326,7 +385,10 @@ async fn dealer_management_on_the_wire() {
             "<GetPackageIds xmlns=\"{NS}\"><input><DealerId>0</DealerId><accountType>Residential</accountType><CallerVersion>7</CallerVersion></input></GetPackageIds>"
         )), "{}", pkg[0]);
         assert!(pkg[1].contains("<accountType>Commercial</accountType>"));
-        assert_eq!(requests_for(&server, "GetLatestCallerVersion").await.len(), 1);
+        assert_eq!(
+            requests_for(&server, "GetLatestCallerVersion").await.len(),
+            1
+        );
 
         let check = p.validate_credentials().await.expect("credentials");
         assert!(check.can("provisioning") && check.can("billing"));
@@ -340,7 +402,14 @@ async fn sub_dealer_creates_with_create_customer_for_dealer() {
     let server = MockServer::start().await;
     let version = SoapVersion::V11;
     let cm = "CustomerManagement.asmx";
-    mount(&server, version, cm, "LookupCustomerIdFromDealerCustomerId", "0").await;
+    mount(
+        &server,
+        version,
+        cm,
+        "LookupCustomerIdFromDealerCustomerId",
+        "0",
+    )
+    .await;
     mount(
         &server,
         version,
@@ -355,11 +424,18 @@ async fn sub_dealer_creates_with_create_customer_for_dealer() {
         .build()
         .expect("config");
     let p = AlarmCom::from_config(&config).expect("provider");
-    let req = ProvisionRequest::builder("SUB-1").name("A", "B").plan("2").build();
+    let req = ProvisionRequest::builder("SUB-1")
+        .name("A", "B")
+        .plan("2")
+        .build();
     p.provision(&req).await.expect("provision");
     let creates = requests_for(&server, "CreateCustomerForDealer").await;
     assert_eq!(creates.len(), 1);
-    assert!(creates[0].contains("</input><dealerId>31337</dealerId></CreateCustomerForDealer>"), "{}", creates[0]);
+    assert!(
+        creates[0].contains("</input><dealerId>31337</dealerId></CreateCustomerForDealer>"),
+        "{}",
+        creates[0]
+    );
 }
 
 #[tokio::test]
@@ -376,29 +452,51 @@ async fn asmx_faults_map_to_typed_errors() {
             "text/xml; charset=utf-8",
         )
     };
-    Mock::given(header("soapaction", format!("\"{NS}/GetLoginRoles\"").as_str()))
-        .respond_with(fault("Client", "Authentication failed: invalid login or password."))
-        .mount(&server)
-        .await;
-    Mock::given(header("soapaction", format!("\"{NS}/TerminateCustomer\"").as_str()))
-        .respond_with(fault("Client", "Permission denied: SecurityTrax Integration User"))
-        .mount(&server)
-        .await;
-    Mock::given(header("soapaction", format!("\"{NS}/GetCustomerInfo\"").as_str()))
-        .respond_with(fault("Server", "Customer 5 was not found."))
-        .expect(1)
-        .mount(&server)
-        .await;
+    Mock::given(header(
+        "soapaction",
+        format!("\"{NS}/GetLoginRoles\"").as_str(),
+    ))
+    .respond_with(fault(
+        "Client",
+        "Authentication failed: invalid login or password.",
+    ))
+    .mount(&server)
+    .await;
+    Mock::given(header(
+        "soapaction",
+        format!("\"{NS}/TerminateCustomer\"").as_str(),
+    ))
+    .respond_with(fault(
+        "Client",
+        "Permission denied: SecurityTrax Integration User",
+    ))
+    .mount(&server)
+    .await;
+    Mock::given(header(
+        "soapaction",
+        format!("\"{NS}/GetCustomerInfo\"").as_str(),
+    ))
+    .respond_with(fault("Server", "Customer 5 was not found."))
+    .expect(1)
+    .mount(&server)
+    .await;
     let p = AlarmCom::from_config(&config(&server)).expect("provider");
     let r = p.validate_credentials().await;
     assert!(matches!(r, Err(Error::Unauthenticated { .. })), "{r:?}");
     match p.terminate(&AccountId::new("5")).await {
-        Err(Error::PermissionDenied { permission, guidance, .. }) => {
+        Err(Error::PermissionDenied {
+            permission,
+            guidance,
+            ..
+        }) => {
             assert_eq!(permission, "SecurityTrax Integration User");
             assert!(guidance.contains("legacy role"));
         }
         other => panic!("{other:?}"),
     }
     let r = p.account(&AccountId::new("5")).await;
-    assert!(matches!(r, Err(Error::NotFound { .. })), "faults are answers, not retried: {r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { .. })),
+        "faults are answers, not retried: {r:?}"
+    );
 }
