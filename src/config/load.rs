@@ -125,6 +125,12 @@ impl IspConfig {
                 }
             }
         }
+        if secret.is_none() && (previous.is_some() || tolerance.is_some()) {
+            extra.push(
+                "callback.signing_secret",
+                "ISP_CALLBACK_PREVIOUS_SECRET or ISP_CALLBACK_TOLERANCE_SECONDS is set without ISP_CALLBACK_SECRET; set the signing secret too",
+            );
+        }
         if let Some(secret) = secret {
             let mut cb = CallbackConfig::new(secret);
             cb.previous_secret = previous.map(Into::into);
@@ -156,7 +162,7 @@ impl IspConfig {
 
 /// Parser messages quote the offending value (`invalid type: string "hunter2"`), which may be a
 /// secret typed into the wrong field: keep field names, drop quoted values.
-fn redact_values(msg: &str) -> String {
+pub(crate) fn redact_values(msg: &str) -> String {
     let field_message = ["unknown field", "missing field", "duplicate field"]
         .iter()
         .any(|p| msg.starts_with(p));

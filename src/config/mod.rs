@@ -37,9 +37,8 @@ impl std::str::FromStr for Status {
         match s.trim().to_ascii_lowercase().as_str() {
             "active" => Ok(Status::Active),
             "inactive" => Ok(Status::Inactive),
-            other => Err(format!(
-                "`{other}` is not a status; use `active` or `inactive`"
-            )),
+            // The value is not quoted back: it may be a secret typed into the wrong field.
+            _ => Err("the status must be `active` or `inactive`".to_owned()),
         }
     }
 }
@@ -320,7 +319,10 @@ impl Serialize for IspConfig {
 impl<'de> Deserialize<'de> for IspConfig {
     /// Reads and validates a configuration; every problem is in the error message.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let repr = ConfigRepr::deserialize(d)?;
+        // serde's own messages quote the offending value, which may be a secret typed into the
+        // wrong field: they are passed on with quoted values cut out.
+        let repr = ConfigRepr::deserialize(d)
+            .map_err(|e| serde::de::Error::custom(load::redact_values(&e.to_string())))?;
         IspConfigBuilder::from(repr)
             .build()
             .map_err(serde::de::Error::custom)
@@ -402,7 +404,7 @@ impl fmt::Debug for IspConfigBuilder {
             .field("default_plan", &self.default_plan)
             .field("status", &self.status)
             .field("builder_program", &self.builder_program)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(without_userinfo))
             .field("callback", &self.callback)
             .finish()
     }
@@ -559,7 +561,10 @@ impl IspConfigBuilder {
             None | Some("") => None,
             Some(raw) => match Url::parse(raw) {
                 Err(e) => {
-                    problems.push("endpoint", format!("`{raw}` is not a URL ({e})"));
+                    problems.push(
+                        "endpoint",
+                        format!("`{}` is not a URL ({e})", without_userinfo(raw)),
+                    );
                     None
                 }
                 Ok(url) => {
@@ -600,15 +605,11 @@ impl IspConfigBuilder {
     /// Validates and builds. The error is [`Error::InvalidConfig`] listing every problem.
     pub fn build(self) -> Result<IspConfig> {
         let (provider, problems, endpoint) = self.check();
-        let Some(provider) = provider.filter(|_| problems.is_empty()) else {
+        let Some(provider) = provider.clone().filter(|_| problems.is_empty()) else {
             return Err(Error::InvalidConfig {
-                provider: self
-                    .provider
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or("unknown")
-                    .to_owned(),
+                provider: provider
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "unknown".to_owned()),
                 problems,
             });
         };
@@ -656,6 +657,22 @@ pub(crate) fn check_credentials(
                 ),
             );
         }
+    }
+}
+
+/// A URL as text with any `user:password@` cut out, for messages and `Debug`.
+fn without_userinfo(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{scheme}://…@{}{tail}",
+            authority.get(at + 1..).unwrap_or("")
+        ),
+        None => raw.to_owned(),
     }
 }
 

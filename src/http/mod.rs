@@ -104,8 +104,9 @@ impl Default for TransportOptions {
     }
 }
 
-/// One request.
-#[derive(Debug, Clone)]
+/// One request. Its `Debug` shows header names (credential headers as `[REDACTED]`) and the
+/// body's length only: SOAP bodies carry credentials.
+#[derive(Clone)]
 pub struct Request {
     /// The operation's name, for errors and tracing.
     pub operation: &'static str,
@@ -139,8 +140,8 @@ impl Request {
     }
 }
 
-/// An answer.
-#[derive(Debug, Clone)]
+/// An answer. Its `Debug` shows the body's length only: answers can carry one-time passwords.
+#[derive(Clone)]
 pub struct Response {
     /// The status.
     pub status: StatusCode,
@@ -150,6 +151,45 @@ pub struct Response {
     pub body: Vec<u8>,
     /// How many requests it took.
     pub attempts: u32,
+}
+
+fn headers_debug(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = if SENSITIVE.contains(&name.as_str()) || value.is_sensitive() {
+                "[REDACTED]".to_owned()
+            } else {
+                value.to_str().unwrap_or("[not text]").to_owned()
+            };
+            (name.as_str().to_owned(), shown)
+        })
+        .collect()
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("operation", &self.operation)
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &headers_debug(&self.headers))
+            .field("body_bytes", &self.body.len())
+            .field("idempotent", &self.idempotent)
+            .field("soap", &self.soap)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &headers_debug(&self.headers))
+            .field("body_bytes", &self.body.len())
+            .field("attempts", &self.attempts)
+            .finish()
+    }
 }
 
 /// The HTTP transport of one provider.
