@@ -1,0 +1,182 @@
+//! `IspCatalog`: names are unique without regard to case or surrounding spaces, and a refused
+//! change leaves the catalog as it was.
+
+use interactive_services::{Error, IspCatalog, IspConfig, Status};
+
+fn config(name: &str) -> IspConfig {
+    IspConfig::builder()
+        .name(name)
+        .provider("alarm_com")
+        .credential("login", format!("login-of-{name}"))
+        .credential("password", "correct horse")
+        .build()
+        .expect("valid config")
+}
+
+/// Name, login and status of every entry, in order: enough to see whether anything changed.
+fn snapshot(catalog: &IspCatalog) -> Vec<(String, String, Status)> {
+    catalog
+        .iter()
+        .map(|c| {
+            (
+                c.name().to_owned(),
+                c.credentials().expose("login").unwrap_or("").to_owned(),
+                c.status(),
+            )
+        })
+        .collect()
+}
+
+fn two_entries() -> IspCatalog {
+    let mut catalog = IspCatalog::new();
+    catalog.add(config("Alarm.com")).unwrap();
+    catalog.add(config("Alarm.com (sub-dealer)")).unwrap();
+    catalog
+}
+
+#[test]
+fn a_new_catalog_is_empty() {
+    let catalog = IspCatalog::new();
+    assert!(catalog.is_empty());
+    assert_eq!(catalog.len(), 0);
+    assert!(catalog.get("Alarm.com").is_none());
+}
+
+#[test]
+fn add_then_get_in_order() {
+    let catalog = two_entries();
+    assert_eq!(catalog.len(), 2);
+    assert!(!catalog.is_empty());
+    let names: Vec<&str> = catalog.iter().map(IspConfig::name).collect();
+    assert_eq!(names, vec!["Alarm.com", "Alarm.com (sub-dealer)"]);
+    assert_eq!(
+        catalog
+            .get("Alarm.com (sub-dealer)")
+            .and_then(|c| c.credentials().expose("login")),
+        Some("login-of-Alarm.com (sub-dealer)")
+    );
+}
+
+#[test]
+fn get_ignores_case_and_surrounding_whitespace() {
+    let catalog = two_entries();
+    for lookup in ["alarm.com", "ALARM.COM", "  Alarm.com  ", "\talarm.COM\n"] {
+        let found = catalog
+            .get(lookup)
+            .unwrap_or_else(|| panic!("{lookup:?} not found"));
+        assert_eq!(found.name(), "Alarm.com", "{lookup:?}");
+    }
+    assert!(catalog.get("Alarm").is_none());
+    assert!(catalog.get("Alarm.com (main)").is_none());
+}
+
+#[test]
+fn adding_a_duplicate_name_is_a_conflict_and_changes_nothing() {
+    let mut catalog = two_entries();
+    let before = snapshot(&catalog);
+    let err = catalog.add(config("  alarm.COM ")).unwrap_err();
+    match &err {
+        Error::Conflict {
+            provider,
+            operation,
+            message,
+        } => {
+            assert_eq!(provider, "alarm_com");
+            assert_eq!(*operation, "catalog.add");
+            assert!(message.contains("alarm.COM"), "{message}");
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(!err.is_retryable());
+    assert_eq!(catalog.len(), 2);
+    assert_eq!(snapshot(&catalog), before);
+    // The original entry is still the one found.
+    assert_eq!(
+        catalog
+            .get("alarm.com")
+            .and_then(|c| c.credentials().expose("login")),
+        Some("login-of-Alarm.com")
+    );
+}
+
+#[test]
+fn remove_ignores_case_and_returns_the_entry() {
+    let mut catalog = two_entries();
+    let removed = catalog.remove(" ALARM.com ").expect("removed");
+    assert_eq!(removed.name(), "Alarm.com");
+    assert_eq!(catalog.len(), 1);
+    assert!(catalog.get("Alarm.com").is_none());
+    assert!(catalog.remove("Alarm.com").is_none());
+    assert_eq!(catalog.len(), 1);
+    // The name is free again.
+    catalog.add(config("alarm.com")).unwrap();
+    assert_eq!(catalog.len(), 2);
+}
+
+#[test]
+fn replace_swaps_the_entry_in_place() {
+    let mut catalog = two_entries();
+    let updated = config("Alarm.com").with_status(Status::Inactive);
+    let old = catalog.replace("alarm.com", updated).unwrap();
+    assert_eq!(old.status(), Status::Active);
+    assert_eq!(catalog.len(), 2);
+    assert_eq!(catalog.get("Alarm.com").unwrap().status(), Status::Inactive);
+    // Order is kept.
+    assert_eq!(catalog.iter().next().unwrap().name(), "Alarm.com");
+}
+
+#[test]
+fn replace_may_rename_to_a_free_name() {
+    let mut catalog = two_entries();
+    catalog
+        .replace("Alarm.com", config("Alarm.com (main)"))
+        .unwrap();
+    assert!(catalog.get("Alarm.com").is_none());
+    assert!(catalog.get("alarm.com (MAIN)").is_some());
+    assert_eq!(catalog.len(), 2);
+}
+
+#[test]
+fn replace_keeping_its_own_name_with_different_case_works() {
+    let mut catalog = two_entries();
+    catalog.replace("Alarm.com", config("ALARM.COM")).unwrap();
+    assert_eq!(catalog.len(), 2);
+    let names: Vec<&str> = catalog.iter().map(IspConfig::name).collect();
+    assert_eq!(names, vec!["ALARM.COM", "Alarm.com (sub-dealer)"]);
+}
+
+#[test]
+fn replace_renaming_onto_another_entry_is_a_conflict_and_changes_nothing() {
+    let mut catalog = two_entries();
+    let before = snapshot(&catalog);
+    let err = catalog
+        .replace(
+            "Alarm.com",
+            config(" alarm.com (SUB-DEALER) ").with_status(Status::Inactive),
+        )
+        .unwrap_err();
+    match err {
+        Error::Conflict { operation, .. } => assert_eq!(operation, "catalog.replace"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(snapshot(&catalog), before);
+}
+
+#[test]
+fn replace_of_an_unknown_name_is_not_found_and_changes_nothing() {
+    let mut catalog = two_entries();
+    let before = snapshot(&catalog);
+    let err = catalog
+        .replace("Total Connect", config("Total Connect"))
+        .unwrap_err();
+    match err {
+        Error::NotFound {
+            operation, what, ..
+        } => {
+            assert_eq!(operation, "catalog.replace");
+            assert!(what.contains("Total Connect"), "{what}");
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert_eq!(snapshot(&catalog), before);
+}
