@@ -162,9 +162,9 @@ pub enum FaultKind {
     HtmlPage,
     /// Answer HTTP 200 with a body cut off in the middle, doing nothing.
     Truncated,
-    /// Drop the connection without an answer, doing nothing.
+    /// Drop the connection before the answer is complete, doing nothing.
     DropConnection,
-    /// Carry the call out, then drop the connection without an answer.
+    /// Carry the call out, then drop the connection before the answer is complete.
     ApplyThenDrop,
     /// Carry the call out and answer, after this delay.
     Delay(Duration),
@@ -399,10 +399,13 @@ fn cut_off(body: &str) -> ResponseTemplate {
         .set_body_raw(half.as_bytes().to_vec(), "text/xml; charset=utf-8")
 }
 
+/// The connection closes before the answer is complete: the status line and one byte of a
+/// body announced as 4 KiB arrive, then nothing. (A MockServer cannot close a connection
+/// before the status line; to a client both are an answer that never completed.)
 fn drop_connection() -> ResponseTemplate {
     ResponseTemplate::new(200)
         .insert_header("content-length", "4096")
-        .set_body_raw(Vec::<u8>::new(), "text/xml; charset=utf-8")
+        .set_body_raw(b"<".to_vec(), "text/xml; charset=utf-8")
 }
 
 struct Fault {
