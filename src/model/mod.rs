@@ -4,7 +4,7 @@
 
 mod kind;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -285,6 +285,9 @@ pub struct ProvisionRequest {
     pub central_station_forwarding: Option<CentralStationForwarding>,
     /// A Builder Program to attach the customer to.
     pub builder_program: Option<BuilderProgramId>,
+    /// Fields only one vendor takes (Total Connect's `city_number`, `cs_number`, ...). Each
+    /// provider's docs list the keys it reads; a provider ignores keys it does not know.
+    pub vendor_fields: BTreeMap<String, String>,
 }
 
 impl ProvisionRequest {
@@ -306,6 +309,7 @@ impl ProvisionRequest {
                 property_type: None,
                 central_station_forwarding: None,
                 builder_program: None,
+                vendor_fields: BTreeMap::new(),
             },
         }
     }
@@ -428,6 +432,11 @@ impl ProvisionRequestBuilder {
     /// A Builder Program to attach the customer to.
     pub fn builder_program(mut self, id: impl Into<BuilderProgramId>) -> Self {
         self.request.builder_program = Some(id.into());
+        self
+    }
+    /// A field only one vendor takes (see [`ProvisionRequest::vendor_fields`]).
+    pub fn vendor_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.vendor_fields.insert(key.into(), value.into());
         self
     }
     /// The request.

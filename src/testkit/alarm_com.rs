@@ -19,6 +19,8 @@ use crate::providers::alarm_com::{
     AddOnFeature, BILLING_PERMISSION, BUILDER_LEGACY_ROLES, BUILDER_ROLE, INTEGRATION_ROLE,
     INTEGRATION_TEMPLATE, wire,
 };
+pub use crate::testkit::faults::{FaultKind, FaultRule};
+use crate::testkit::faults::{cut_off, drop_connection, html_page, take_fault};
 
 /// The login every simulator starts with: an account owner with every role.
 pub const DEFAULT_LOGIN: &str = "dealer-integration";
@@ -143,65 +145,6 @@ pub struct SimCustomer {
     pub forwarding: String,
     /// Notification e-mails as sent.
     pub notification_emails: Vec<String>,
-}
-
-/// What a fault knob does to the calls it catches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FaultKind {
-    /// Answer this HTTP status with a short text body, doing nothing.
-    Status(u16),
-    /// Answer 429 with `Retry-After: <seconds>`, doing nothing.
-    RateLimited {
-        /// The `Retry-After` value in seconds.
-        retry_after_secs: u64,
-    },
-    /// Answer a `soap:Server` fault with this text, doing nothing.
-    Fault(String),
-    /// Answer an HTML error page (HTTP 502), as a proxy or an outage does, doing nothing.
-    HtmlPage,
-    /// Answer HTTP 200 with a body cut off in the middle, doing nothing.
-    Truncated,
-    /// Drop the connection before the answer is complete, doing nothing.
-    DropConnection,
-    /// Carry the call out, then drop the connection before the answer is complete.
-    ApplyThenDrop,
-    /// Carry the call out and answer, after this delay.
-    Delay(Duration),
-}
-
-/// A fault knob: `kind`, for the next `times` calls of `operation` (or of any operation).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaultRule {
-    /// The operation it applies to; `None` for every operation.
-    pub operation: Option<String>,
-    /// How many calls it still catches.
-    pub times: u32,
-    /// What it does.
-    pub kind: FaultKind,
-}
-
-impl FaultRule {
-    /// `kind` for the next call of any operation.
-    pub fn next(kind: FaultKind) -> Self {
-        Self {
-            operation: None,
-            times: 1,
-            kind,
-        }
-    }
-
-    /// Only for `operation`.
-    pub fn on(mut self, operation: &str) -> Self {
-        self.operation = Some(operation.to_owned());
-        self
-    }
-
-    /// For the next `n` calls.
-    pub fn times(mut self, n: u32) -> Self {
-        self.times = n;
-        self
-    }
 }
 
 /// One call the simulator received (after the HTTP checks).
@@ -379,33 +322,6 @@ impl AlarmComSimulator {
 
 struct Responder {
     state: Arc<Mutex<SimState>>,
-}
-
-fn html_page(status: u16, title: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("content-type", "text/html; charset=utf-8")
-        .set_body_string(format!(
-            "<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-        ))
-}
-
-/// A response whose announced length is longer than what is sent: the client sees the
-/// connection close in the middle of the body.
-fn cut_off(body: &str) -> ResponseTemplate {
-    let half = body.get(..body.len() / 2).unwrap_or("");
-    ResponseTemplate::new(200)
-        .insert_header("content-type", "text/xml; charset=utf-8")
-        .insert_header("content-length", (body.len() + 64).to_string().as_str())
-        .set_body_raw(half.as_bytes().to_vec(), "text/xml; charset=utf-8")
-}
-
-/// The connection closes before the answer is complete: the status line and one byte of a
-/// body announced as 4 KiB arrive, then nothing. (A MockServer cannot close a connection
-/// before the status line; to a client both are an answer that never completed.)
-fn drop_connection() -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .insert_header("content-length", "4096")
-        .set_body_raw(b"<".to_vec(), "text/xml; charset=utf-8")
 }
 
 struct Fault {
@@ -589,15 +505,10 @@ impl Respond for Responder {
         });
         let latency = state.latency;
 
-        let rule = state
-            .rules
-            .iter_mut()
-            .find(|r| r.times > 0 && r.operation.as_deref().is_none_or(|o| o == op));
         let mut delay = Duration::ZERO;
         let mut drop_after = false;
-        if let Some(rule) = rule {
-            rule.times -= 1;
-            match rule.kind.clone() {
+        if let Some(kind) = take_fault(&mut state.rules, &op) {
+            match kind {
                 FaultKind::Status(s) => {
                     return ResponseTemplate::new(s).set_body_string("Service Unavailable");
                 }
@@ -606,6 +517,12 @@ impl Respond for Responder {
                         .insert_header("retry-after", retry_after_secs.to_string().as_str());
                 }
                 FaultKind::Fault(text) => return fault_response(version, &fault("Server", text)),
+                FaultKind::ResultCode(code) => {
+                    return fault_response(
+                        version,
+                        &fault("Server", format!("result code {code}")),
+                    );
+                }
                 FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
                 FaultKind::Truncated => {
                     let body = soap::envelope(
@@ -622,7 +539,6 @@ impl Respond for Responder {
                 FaultKind::Delay(d) => delay = d,
             }
         }
-        state.rules.retain(|r| r.times > 0);
 
         let result = handle(&mut state, &user, &login, &op, op_el);
         drop(state);

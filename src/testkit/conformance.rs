@@ -14,6 +14,7 @@
 //! panics with a message naming the behaviour, as a test assertion does.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::model::{
@@ -22,8 +23,11 @@ use crate::model::{
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider};
 
+/// Adds what a provider needs to a provision request (vendor fields, unique device ids).
+pub type Prepare = Arc<dyn Fn(&mut ProvisionRequest) + Send + Sync>;
+
 /// What the suite may use at the provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Two add-on features the provider accepts on its plans.
     pub features: [FeatureId; 2],
@@ -31,6 +35,19 @@ pub struct Options {
     pub plan: Option<PlanId>,
     /// A prefix for the dealer customer ids the suite creates.
     pub id_prefix: String,
+    /// Called on every provision request the suite makes, to add what the provider needs.
+    pub prepare: Option<Prepare>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("features", &self.features)
+            .field("plan", &self.plan)
+            .field("id_prefix", &self.id_prefix)
+            .field("prepare", &self.prepare.as_ref().map(|_| "Fn"))
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -42,6 +59,7 @@ impl Default for Options {
             ],
             plan: None,
             id_prefix: format!("conf-{:08x}", fastrand::u32(..)),
+            prepare: None,
         }
     }
 }
@@ -68,7 +86,15 @@ async fn plan_for(p: &dyn InteractiveServicesProvider, o: &Options) -> PlanId {
         .clone()
 }
 
-fn request(dealer: DealerCustomerId, plan: PlanId) -> ProvisionRequest {
+fn request(o: &Options, dealer: DealerCustomerId, plan: PlanId) -> ProvisionRequest {
+    let mut request = base_request(dealer, plan);
+    if let Some(prepare) = &o.prepare {
+        prepare(&mut request);
+    }
+    request
+}
+
+fn base_request(dealer: DealerCustomerId, plan: PlanId) -> ProvisionRequest {
     ProvisionRequest::builder(dealer)
         .name("Conformance", "Customer")
         .email("conformance@example.com")
@@ -91,7 +117,7 @@ async fn provision(
     what: &str,
 ) -> crate::model::IspAccount {
     let plan = plan_for(p, o).await;
-    p.provision(&request(o.dealer_id(what), plan))
+    p.provision(&request(o, o.dealer_id(what), plan))
         .await
         .unwrap_or_else(|e| panic!("[{what}] provision failed: {e}"))
 }
@@ -148,7 +174,7 @@ pub async fn service_plans_are_listed(p: &dyn InteractiveServicesProvider) {
 pub async fn provision_then_read(p: &dyn InteractiveServicesProvider, o: &Options) {
     let plan = plan_for(p, o).await;
     let dealer = o.dealer_id("read");
-    let mut req = request(dealer.clone(), plan.clone());
+    let mut req = request(o, dealer.clone(), plan.clone());
     req.add_ons.push(crate::model::AddOn {
         feature: o.features[0].clone(),
         quantity: None,
@@ -181,10 +207,10 @@ pub async fn provision_never_duplicates(p: &dyn InteractiveServicesProvider, o: 
     let plan = plan_for(p, o).await;
     let dealer = o.dealer_id("dup");
     let first = p
-        .provision(&request(dealer.clone(), plan.clone()))
+        .provision(&request(o, dealer.clone(), plan.clone()))
         .await
         .unwrap_or_else(|e| panic!("[duplicate] first provision failed: {e}"));
-    let second = p.provision(&request(dealer, plan)).await;
+    let second = p.provision(&request(o, dealer, plan)).await;
     assert!(
         matches!(second, Err(Error::Conflict { .. })),
         "[duplicate] a second provision for the same dealer customer id must be a Conflict, got {second:?}"

@@ -6,6 +6,7 @@
 #[cfg(feature = "alarm-com")]
 pub mod alarm_com;
 pub mod conformance;
+pub mod faults;
 mod memory;
 
 pub use memory::{EVENT_PAGE_SIZE, IN_MEMORY, InMemoryProvider, add_on_list};

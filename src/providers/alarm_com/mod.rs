@@ -584,17 +584,6 @@ impl AlarmCom {
     }
 }
 
-/// Whether an error leaves it unknown if a request took effect at the vendor.
-fn ambiguous(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Timeout { .. }
-            | Error::Transport { .. }
-            | Error::Unavailable { .. }
-            | Error::InvalidResponse { .. }
-    )
-}
-
 #[async_trait]
 impl InteractiveServicesProvider for AlarmCom {
     fn kind(&self) -> ProviderKind {
@@ -784,47 +773,32 @@ impl InteractiveServicesProvider for AlarmCom {
             });
         }
         let dealer_id = request.dealer_customer_id.as_str();
-        if let Some(existing) = self.lookup_dealer_customer(dealer_id).await? {
-            return Err(Error::Conflict {
-                provider: PROVIDER.into(),
-                operation: "provision",
-                message: format!(
-                    "dealer customer {dealer_id} already has Alarm.com customer {existing}"
-                ),
-            });
-        }
-        let attempts = self.transport.options().retry.max_attempts.max(1);
-        let mut last = None;
-        for _ in 0..attempts {
-            match self.create_once(request, &plan).await {
-                Ok(mut account) => {
-                    for a in request.add_ons.iter().filter(|a| a.quantity.is_some()) {
-                        let q = a.quantity.unwrap_or(0);
-                        let id = Self::customer_id("provision", &account.id)?;
-                        self.set_quantity(id, a.feature.as_str(), q).await?;
-                        if q > 0 {
-                            account.add_ons.insert(a.clone());
-                        }
-                    }
-                    return Ok(account);
+        let mut account = super::create_once(
+            PROVIDER,
+            dealer_id,
+            self.transport.options().retry.max_attempts,
+            || self.lookup_dealer_customer(dealer_id),
+            || self.create_once(request, &plan),
+            |found| async move { self.account(&found).await },
+        )
+        .await?;
+        // Quantity add-ons are set after the customer exists (SetAddOnQuantity is idempotent).
+        let quantities: Vec<&AddOn> = request
+            .add_ons
+            .iter()
+            .filter(|a| a.quantity.is_some())
+            .collect();
+        if !quantities.is_empty() {
+            let id = Self::customer_id("provision", &account.id)?;
+            for a in quantities {
+                let q = a.quantity.unwrap_or(0);
+                self.set_quantity(id, a.feature.as_str(), q).await?;
+                if q > 0 {
+                    account.add_ons.insert(a.clone());
                 }
-                Err(e) if ambiguous(&e) => {
-                    tracing::warn!(
-                        provider = PROVIDER,
-                        operation = "provision",
-                        error = %e,
-                        "CreateCustomer may have reached Alarm.com; looking the customer up before creating again"
-                    );
-                    // If this lookup fails, give up: creating again could duplicate.
-                    if let Some(found) = self.lookup_dealer_customer(dealer_id).await? {
-                        return self.account(&found).await;
-                    }
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| Self::invalid_response("provision", "no attempt was made")))
+        Ok(account)
     }
 
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {
