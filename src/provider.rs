@@ -348,6 +348,15 @@ impl ProviderRegistry {
                 Ok(Arc::new(provider) as Arc<dyn InteractiveServicesProvider>)
             },
         );
+        #[cfg(feature = "total-connect")]
+        registry.register(
+            ProviderKind::TotalConnect.as_str(),
+            ProviderKind::TotalConnect.credential_fields(),
+            |config: &IspConfig| {
+                let provider = crate::providers::total_connect::TotalConnect::from_config(config)?;
+                Ok(Arc::new(provider) as Arc<dyn InteractiveServicesProvider>)
+            },
+        );
         registry
     }
 

@@ -1,0 +1,970 @@
+//! # Honeywell / Resideo Total Connect (AlarmNet)
+//!
+//! The provider for Total Connect 2.0 and the AlarmNet 360 dealer side. Sessions come from the
+//! TC2 SOAP service (seen); the dealer operations use a modelled JSON API with bearer tokens,
+//! since AlarmNet 360 has no public API.
+//!
+//! ## Configuration
+//!
+//! | credential key | required | secret | meaning |
+//! |---|---|---|---|
+//! | `user_name` | yes | no | the AlarmNet 360 / Total Connect dealer user |
+//! | `password` | yes | yes | its password |
+//! | `application_id` | yes | no | the `ApplicationID` Resideo issued for the integration |
+//! | `application_version` | yes | no | the `ApplicationVersion` registered with it |
+//! | `company_id` | yes | no | the dealer (company) id |
+//!
+//! The endpoint defaults to [`PRODUCTION_ENDPOINT`] (the host root); set the configuration's
+//! `endpoint` to a simulator's root to test.
+//!
+//! ## Provisioning fields
+//!
+//! AlarmNet accounts are keyed by City, CS and Subscriber numbers plus the communicator's MAC
+//! and CRC, which the vendor-neutral [`ProvisionRequest`] carries in
+//! [`vendor_fields`](ProvisionRequest::vendor_fields):
+//!
+//! | key | required | meaning |
+//! |---|---|---|
+//! | `city_number` | yes | the City number |
+//! | `cs_number` | yes | the central station number |
+//! | `subscriber_number` | yes | the subscriber number |
+//! | `mac` | yes, unless the request has a modem serial | the communicator's MAC |
+//! | `crc` | yes | the communicator's CRC |
+//! | `account_type` | no | `residential` (default) or `commercial` |
+//! | `location_name` | no | the location's name (default `Home`) |
+//! | `phone2`, `phone3` | no | more phones (the contact's phone is the first; three at most) |
+//!
+//! The e-mail (which triggers the Total Connect welcome e-mail) may have at most 50 characters.
+//! Missing fields and a long e-mail are reported together as
+//! [`Error::InvalidRequest`](crate::Error::InvalidRequest), before any request.
+//!
+//! ## Sessions, done the way integrators learned to
+//!
+//! - One session token is cached and shared: when many calls start together, one logs in and
+//!   the others wait for its token.
+//! - An invalid-session answer (-102, -30002) makes the provider log in once more and repeat the
+//!   call once; a second such answer fails the call. There is no login loop.
+//! - A rejected login (-100 authentication failed, -123 account locked, -50004 bad user name or
+//!   password, -7625 bad e-mail or password) stops this provider instance from ever logging in
+//!   again: that call and every later one fail at once with
+//!   [`Error::Unauthenticated`](crate::Error::Unauthenticated), sending nothing, because repeated
+//!   logins lock the dealer's account (and have had access revoked). Build a new provider after
+//!   fixing the credentials.
+//! - An empty answer is [`Error::Unavailable`](crate::Error::Unavailable), never "bad password".
+//! - Codes 4101, -4104 and -4108 are `Unavailable` and retryable; an unknown code fails closed
+//!   as [`Error::Vendor`](crate::Error::Vendor) carrying the code.
+//!
+//! ## Result codes
+//!
+//! | code | meaning | error |
+//! |---|---|---|
+//! | 0, 4500 | success, command accepted | — |
+//! | 4101, -4104, -4108 | panel or system unreachable | `Unavailable` (retryable) |
+//! | -100, -123, -50004, -7625 | credentials rejected or account locked | `Unauthenticated`, no further login |
+//! | -102, -30002 | invalid session | one re-login and retry, then `Unauthenticated` |
+//! | -120 | feature not supported | `Unsupported` |
+//! | -501 | invalid parameter | `Vendor` (code `-501`) |
+//! | -999 | unknown error | `Vendor` (code `-999`) |
+//! | -4002 | invalid location | `NotFound` |
+//! | -9001 | authorization failed | `PermissionDenied` |
+//! | any other | — | `Vendor` with the code (fails closed) |
+//!
+//! ## Capabilities
+//!
+//! Credential check, service plans, provisioning (never a duplicate: lookup by dealer customer
+//! id before creating and after a lost answer), account read, plan and feature changes (the
+//! full feature set is sent), terminate (idempotent), listing. Validation-only changes,
+//! quantities, events and Builder Program answer `Unsupported`.
+//!
+//! ## Seen and modelled
+//!
+//! Seen: the TC2 SOAP host, path, namespace and `SOAPAction` convention,
+//! `AuthenticateUserLogin(userName, password, ApplicationID, ApplicationVersion)` returning a
+//! `SessionID`, `ResultCode`/`ResultData` on every result, the result-code table and the client
+//! rules above; the AlarmNet 360 account fields.
+//!
+//! Modelled (no public source; the simulator speaks the same model): the dealer API under
+//! `AlarmNet360/api/v1/companies/{company_id}/` — `GET plans`, `GET accounts?dealerCustomerId=`,
+//! `GET accounts?includeTerminated=`, `POST accounts`, `GET accounts/{id}`,
+//! `PUT accounts/{id}/services` (full set), `POST accounts/{id}/terminate` — as JSON with
+//! PascalCase fields, `ResultCode`/`ResultData` in every answer, the SOAP `SessionID` as bearer
+//! token, -102 for an expired token, -4002 for an unknown account, -501 for refused input; the
+//! plan codes and feature names.
+
+pub mod wire;
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::config::IspConfig;
+use crate::error::{Error, Result, ValidationErrors};
+use crate::http::soap::{self, Node, SoapError, SoapVersion};
+use crate::http::{Request, Transport, TransportOptions, header_name, header_value};
+use crate::model::{
+    AccountId, AccountStatus, AddOn, Contact, CredentialCheck, DealerCustomerId, FeatureId,
+    IspAccount, PlanChange, PlanId, ProviderKind, ProvisionRequest, ServicePlan,
+};
+use crate::provider::{Capabilities, InteractiveServicesProvider};
+
+use wire::{CodeClass, ResultStatus};
+
+/// The Total Connect host root.
+pub const PRODUCTION_ENDPOINT: &str = "https://rs.alarmnet.com/";
+
+const PROVIDER: &str = "total_connect";
+
+#[derive(Debug, Default)]
+struct SessionSlot {
+    token: Option<SecretString>,
+    generation: u64,
+}
+
+/// The Total Connect provider. Build it with [`TotalConnect::from_config`] or
+/// [`TotalConnect::builder`].
+#[derive(Debug)]
+pub struct TotalConnect {
+    transport: Transport,
+    base: Url,
+    user_name: String,
+    password: SecretString,
+    application_id: String,
+    application_version: String,
+    company_id: String,
+    session: tokio::sync::Mutex<SessionSlot>,
+    /// Why the vendor rejected the credentials; once set, nothing is sent again.
+    rejected: std::sync::Mutex<Option<String>>,
+}
+
+/// Builds a [`TotalConnect`] provider with non-default settings.
+#[derive(Debug, Clone)]
+pub struct TotalConnectBuilder {
+    config: IspConfig,
+    options: TransportOptions,
+}
+
+impl TotalConnectBuilder {
+    /// Transport settings (timeouts, retries, body cap).
+    pub fn transport_options(mut self, options: TransportOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Builds the provider.
+    pub fn build(self) -> Result<TotalConnect> {
+        let config = &self.config;
+        let mut problems = ValidationErrors::new();
+        if config.provider() != &ProviderKind::TotalConnect {
+            problems.push(
+                "provider",
+                format!(
+                    "the configuration is for {}, not Total Connect",
+                    config.provider()
+                ),
+            );
+        }
+        let creds = config.credentials();
+        let mut field = |key: &str| -> String {
+            match creds.non_blank(key) {
+                Some(v) => v.trim().to_owned(),
+                None => {
+                    problems.push(format!("credentials.{key}"), "this credential is required");
+                    String::new()
+                }
+            }
+        };
+        let user_name = field("user_name");
+        let application_id = field("application_id");
+        let application_version = field("application_version");
+        let company_id = field("company_id");
+        let password = creds
+            .get("password")
+            .filter(|p| !p.expose_secret().trim().is_empty())
+            .cloned();
+        if password.is_none() {
+            problems.push("credentials.password", "the password is required");
+        }
+        let base = match config.endpoint() {
+            Some(u) => u.clone(),
+            None => Url::parse(PRODUCTION_ENDPOINT).map_err(|e| Error::InvalidConfig {
+                provider: PROVIDER.into(),
+                problems: {
+                    let mut p = ValidationErrors::new();
+                    p.push("endpoint", e.to_string());
+                    p
+                },
+            })?,
+        };
+        let (Some(password), true) = (password, problems.is_empty()) else {
+            return Err(Error::InvalidConfig {
+                provider: PROVIDER.into(),
+                problems,
+            });
+        };
+        let mut base = base;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(TotalConnect {
+            transport: Transport::new(PROVIDER, self.options)?,
+            base,
+            user_name,
+            password,
+            application_id,
+            application_version,
+            company_id,
+            session: tokio::sync::Mutex::new(SessionSlot::default()),
+            rejected: std::sync::Mutex::new(None),
+        })
+    }
+}
+
+/// The crate error for a result code, or `None` for success (0, 4500).
+///
+/// Invalid-session codes map to [`Error::Unauthenticated`] here; the provider itself answers
+/// them first by logging in once more.
+pub fn result_error(operation: &'static str, status: &ResultStatus) -> Option<Error> {
+    let code = status.code;
+    let text = if status.data.trim().is_empty() {
+        wire::meaning(code).to_owned()
+    } else {
+        format!("{} ({})", status.data.trim(), wire::meaning(code))
+    };
+    let provider = PROVIDER.to_owned();
+    Some(match wire::classify(code) {
+        CodeClass::Success => return None,
+        CodeClass::InvalidSession => Error::Unauthenticated {
+            provider,
+            operation,
+            message: format!("the session was refused (code {code}): {text}"),
+        },
+        CodeClass::BadCredentials => Error::Unauthenticated {
+            provider,
+            operation,
+            message: format!("code {code}: {text}"),
+        },
+        CodeClass::Retryable => Error::Unavailable {
+            provider,
+            operation,
+            attempts: 1,
+            detail: format!("code {code}: {text}"),
+        },
+        CodeClass::NotAuthorized => Error::PermissionDenied {
+            provider,
+            operation,
+            permission: "AlarmNet dealer API access".into(),
+            guidance: format!(
+                "AlarmNet refused the call (code {code}: {text}). Check the company id, and ask Resideo to enable dealer API access for the integration user in that company."
+            ),
+        },
+        CodeClass::Unsupported => Error::Unsupported {
+            provider,
+            operation,
+        },
+        CodeClass::NotFound => Error::NotFound {
+            provider,
+            operation,
+            what: format!("code {code}: {text}"),
+        },
+        CodeClass::InvalidParameter | CodeClass::VendorError => Error::Vendor {
+            provider,
+            operation,
+            code: Some(code.to_string()),
+            message: text,
+        },
+        CodeClass::Unknown => Error::Vendor {
+            provider,
+            operation,
+            code: Some(code.to_string()),
+            message: format!(
+                "unknown result code {code}, treated as a failure: {}",
+                status.data.trim()
+            ),
+        },
+    })
+}
+
+trait HasStatus {
+    fn status(&self) -> &ResultStatus;
+}
+
+macro_rules! has_status {
+    ($($t:ty),*) => {$(
+        impl HasStatus for $t {
+            fn status(&self) -> &ResultStatus {
+                &self.status
+            }
+        }
+    )*};
+}
+
+has_status!(
+    wire::PlansReply,
+    wire::CreateReply,
+    wire::AccountReply,
+    wire::AccountListReply,
+    wire::StatusReply
+);
+
+/// One dealer API call: where, how, and whether repeating it is harmless.
+struct ApiCall<'a> {
+    operation: &'static str,
+    method: Method,
+    path: &'a [&'a str],
+    query: &'a [(&'a str, &'a str)],
+    body: Option<Vec<u8>>,
+    idempotent: bool,
+}
+
+impl TotalConnect {
+    /// A builder from a validated configuration.
+    pub fn builder(config: &IspConfig) -> TotalConnectBuilder {
+        TotalConnectBuilder {
+            config: config.clone(),
+            options: TransportOptions::default(),
+        }
+    }
+
+    /// The provider for `config` with default settings.
+    pub fn from_config(config: &IspConfig) -> Result<Self> {
+        Self::builder(config).build()
+    }
+
+    fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Error {
+        Error::InvalidResponse {
+            provider: PROVIDER.into(),
+            operation,
+            detail: detail.into(),
+        }
+    }
+
+    fn unavailable_empty(operation: &'static str) -> Error {
+        Error::Unavailable {
+            provider: PROVIDER.into(),
+            operation,
+            attempts: 1,
+            detail: "the service answered with an empty body (service unavailable)".into(),
+        }
+    }
+
+    fn check_rejected(&self, operation: &'static str) -> Result<()> {
+        let rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        match rejected.as_ref() {
+            None => Ok(()),
+            Some(why) => Err(Error::Unauthenticated {
+                provider: PROVIDER.into(),
+                operation,
+                message: format!(
+                    "the credentials were rejected earlier ({why}); this provider does not log in again, so that the account is not locked. Fix the credentials and build a new provider"
+                ),
+            }),
+        }
+    }
+
+    /// The current session token and its generation, logging in when there is none. The lock
+    /// is held across the login, so concurrent callers share one login.
+    async fn session(&self, operation: &'static str) -> Result<(SecretString, u64)> {
+        self.check_rejected(operation)?;
+        let mut slot = self.session.lock().await;
+        // Another caller may have been rejected while this one waited.
+        self.check_rejected(operation)?;
+        if let Some(token) = &slot.token {
+            return Ok((token.clone(), slot.generation));
+        }
+        let token = self.login().await?;
+        slot.generation += 1;
+        slot.token = Some(token.clone());
+        Ok((token, slot.generation))
+    }
+
+    async fn invalidate(&self, generation: u64) {
+        let mut slot = self.session.lock().await;
+        if slot.generation == generation {
+            slot.token = None;
+        }
+    }
+
+    async fn login(&self) -> Result<SecretString> {
+        const OP: &str = "AuthenticateUserLogin";
+        let body = Node::new(OP)
+            .xmlns(wire::NAMESPACE)
+            .field("userName", self.user_name.as_str())
+            .field("password", self.password.expose_secret())
+            .field("ApplicationID", self.application_id.as_str())
+            .field("ApplicationVersion", self.application_version.as_str());
+        let envelope = soap::envelope(SoapVersion::V11, None, &body);
+        let (content_type, action) = SoapVersion::V11.headers(&format!("{}{OP}", wire::NAMESPACE));
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, header_value(PROVIDER, OP, &content_type)?);
+        if let Some(a) = action {
+            headers.insert(header_name("soapaction"), header_value(PROVIDER, OP, &a)?);
+        }
+        let url = self
+            .base
+            .join(wire::SOAP_PATH)
+            .map_err(|e| Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: OP,
+                detail: e.to_string(),
+            })?;
+        let mut request = Request::new(OP, Method::POST, url);
+        request.headers = headers;
+        request.body = envelope.into_bytes();
+        // A login that fails in transit did not reject the credentials: repeating it is safe.
+        request.idempotent = true;
+        request.soap = true;
+        let response = self.transport.send(request).await?;
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Self::unavailable_empty(OP));
+        }
+        let element = soap::read_envelope(&response.body).map_err(|e| match e {
+            SoapError::Invalid(d) if d.contains("empty") => Self::unavailable_empty(OP),
+            other => other.into_error(PROVIDER, OP),
+        })?;
+        let result = element
+            .child("AuthenticateUserLoginResult")
+            .ok_or_else(|| Self::invalid_response(OP, "no AuthenticateUserLoginResult"))?;
+        let code = result
+            .child_text("ResultCode")
+            .ok_or_else(|| Self::invalid_response(OP, "no ResultCode"))?;
+        let code = code.parse::<i64>().map_err(|_| {
+            Self::invalid_response(OP, format!("ResultCode `{code}` is not a number"))
+        })?;
+        let status = ResultStatus {
+            code,
+            data: result.child_text("ResultData").unwrap_or("").to_owned(),
+        };
+        match wire::classify(code) {
+            CodeClass::Success => {
+                let token = result
+                    .child_text("SessionID")
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        Self::invalid_response(OP, "no SessionID in a successful login")
+                    })?;
+                tracing::info!(provider = PROVIDER, operation = OP, "logged in");
+                Ok(SecretString::from(token.to_owned()))
+            }
+            class => {
+                let error = result_error(OP, &status)
+                    .unwrap_or_else(|| Self::invalid_response(OP, "unexpected success"));
+                if class == CodeClass::BadCredentials {
+                    let why = format!("code {code}: {}", wire::meaning(code));
+                    tracing::warn!(
+                        provider = PROVIDER,
+                        operation = OP,
+                        code,
+                        "login rejected; no further login will be attempted by this provider"
+                    );
+                    *self.rejected.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn api_url(&self, call: &ApiCall<'_>) -> Result<Url> {
+        let mut url = self
+            .base
+            .join(wire::DEALER_API_PATH)
+            .map_err(|e| Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: call.operation,
+                detail: e.to_string(),
+            })?;
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .extend(["companies", self.company_id.as_str()])
+                .extend(call.path.iter().copied());
+        }
+        if !call.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(call.query.iter().copied());
+        }
+        Ok(url)
+    }
+
+    async fn api_once<T: DeserializeOwned>(
+        &self,
+        call: &ApiCall<'_>,
+        token: &SecretString,
+    ) -> Result<T> {
+        let op = call.operation;
+        let mut headers = HeaderMap::new();
+        let mut bearer = header_value(PROVIDER, op, &format!("Bearer {}", token.expose_secret()))?;
+        bearer.set_sensitive(true);
+        headers.insert(AUTHORIZATION, bearer);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let mut request = Request::new(op, call.method.clone(), self.api_url(call)?);
+        if let Some(body) = &call.body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            request.body = body.clone();
+        }
+        request.headers = headers;
+        request.idempotent = call.idempotent;
+        let response = self.transport.send(request).await?;
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Self::unavailable_empty(op));
+        }
+        if crate::http::looks_like_html(&response.body) {
+            return Err(Self::invalid_response(
+                op,
+                crate::http::describe_body(response.status, &response.body),
+            ));
+        }
+        serde_json::from_slice::<T>(&response.body).map_err(|e| {
+            Self::invalid_response(op, format!("the JSON answer could not be read: {e}"))
+        })
+    }
+
+    /// Calls the dealer API with the shared session; an invalid-session answer gets one
+    /// re-login and one repeat.
+    async fn api<T: DeserializeOwned + HasStatus>(&self, call: ApiCall<'_>) -> Result<T> {
+        let mut relogged = false;
+        loop {
+            let (token, generation) = self.session(call.operation).await?;
+            let reply: T = self.api_once(&call, &token).await?;
+            let status = reply.status();
+            match wire::classify(status.code) {
+                CodeClass::Success => return Ok(reply),
+                CodeClass::InvalidSession if !relogged => {
+                    tracing::info!(
+                        provider = PROVIDER,
+                        operation = call.operation,
+                        code = status.code,
+                        "session refused; logging in once more"
+                    );
+                    self.invalidate(generation).await;
+                    relogged = true;
+                }
+                _ => {
+                    return Err(result_error(call.operation, status).unwrap_or_else(|| {
+                        Self::invalid_response(call.operation, "unexpected code")
+                    }));
+                }
+            }
+        }
+    }
+
+    async fn lookup(&self, dealer_customer_id: &str) -> Result<Option<AccountId>> {
+        let reply: wire::AccountListReply = self
+            .api(ApiCall {
+                operation: "FindAccounts",
+                method: Method::GET,
+                path: &["accounts"],
+                query: &[("dealerCustomerId", dealer_customer_id)],
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(reply
+            .accounts
+            .into_iter()
+            .find(|a| !a.account_id.is_empty())
+            .map(|a| AccountId::new(a.account_id)))
+    }
+
+    async fn create(
+        &self,
+        record: &wire::AccountRecord,
+        request: &ProvisionRequest,
+    ) -> Result<IspAccount> {
+        const OP: &str = "CreateAccount";
+        let body = serde_json::to_vec(record).map_err(|e| {
+            Self::invalid_response(OP, format!("the request could not be written: {e}"))
+        })?;
+        let reply: wire::CreateReply = self
+            .api(ApiCall {
+                operation: OP,
+                method: Method::POST,
+                path: &["accounts"],
+                query: &[],
+                body: Some(body),
+                idempotent: false,
+            })
+            .await?;
+        let id = reply
+            .account_id
+            .filter(|i| !i.trim().is_empty())
+            .ok_or_else(|| Self::invalid_response(OP, "no AccountId in a successful create"))?;
+        Ok(IspAccount {
+            id: AccountId::new(id),
+            dealer_customer_id: Some(request.dealer_customer_id.clone()),
+            contact: request.contact.clone(),
+            login_name: None,
+            initial_password: None,
+            plan: Some(PlanId::new(record.plan_code.clone())),
+            add_ons: record
+                .features
+                .iter()
+                .map(|f| AddOn {
+                    feature: FeatureId::new(f.clone()),
+                    quantity: None,
+                })
+                .collect(),
+            status: AccountStatus::Active,
+            created_at: Some(chrono::Utc::now()),
+        })
+    }
+}
+
+/// The AlarmNet account for a request, or every problem with it.
+fn account_record(
+    request: &ProvisionRequest,
+    plan: &PlanId,
+) -> std::result::Result<wire::AccountRecord, ValidationErrors> {
+    let mut problems = ValidationErrors::new();
+    let fields = &request.vendor_fields;
+    let mut required = |key: &str, label: &str| -> String {
+        match fields.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            Some(v) => v.to_owned(),
+            None => {
+                problems.push(
+                    format!("vendor_fields.{key}"),
+                    format!("Total Connect needs the {label}"),
+                );
+                String::new()
+            }
+        }
+    };
+    let city_number = required("city_number", "City number");
+    let cs_number = required("cs_number", "central station (CS) number");
+    let subscriber_number = required("subscriber_number", "subscriber number");
+    let crc = required("crc", "communicator's CRC");
+    let mac = match fields
+        .get("mac")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .or_else(|| {
+            request
+                .modem_serial
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+        }) {
+        Some(m) => m,
+        None => {
+            problems.push(
+                "vendor_fields.mac",
+                "Total Connect needs the communicator's MAC (vendor field `mac` or the modem serial)",
+            );
+            String::new()
+        }
+    };
+    let account_type = match fields
+        .get("account_type")
+        .map(|t| t.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("residential") => "Residential".to_owned(),
+        Some("commercial") => "Commercial".to_owned(),
+        Some(_) => {
+            problems.push(
+                "vendor_fields.account_type",
+                "the account type is `residential` or `commercial`",
+            );
+            String::new()
+        }
+    };
+    if request.contact.last_name.trim().is_empty() {
+        problems.push(
+            "contact.last_name",
+            "Total Connect needs the customer's last name",
+        );
+    }
+    if let Some(email) = &request.contact.email {
+        let n = email.trim().chars().count();
+        if n > wire::MAX_EMAIL_CHARS {
+            problems.push(
+                "contact.email",
+                format!(
+                    "the e-mail has {n} characters; AlarmNet accepts at most {}",
+                    wire::MAX_EMAIL_CHARS
+                ),
+            );
+        }
+    }
+    let phones: Vec<String> = [
+        request.contact.phone.clone(),
+        fields.get("phone2").cloned(),
+        fields.get("phone3").cloned(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|p| p.trim().to_owned())
+    .filter(|p| !p.is_empty())
+    .collect();
+    let mut features = Vec::new();
+    for a in &request.add_ons {
+        if a.quantity.is_some() {
+            problems.push(
+                "add_ons",
+                format!(
+                    "Total Connect features have no quantities (`{}`)",
+                    a.feature
+                ),
+            );
+        } else {
+            features.push(a.feature.to_string());
+        }
+    }
+    problems.into_result()?;
+    Ok(wire::AccountRecord {
+        account_id: String::new(),
+        dealer_customer_id: Some(request.dealer_customer_id.to_string()),
+        city_number,
+        cs_number,
+        subscriber_number,
+        mac_address: mac,
+        crc,
+        account_type,
+        first_name: request.contact.first_name.trim().to_owned(),
+        last_name: request.contact.last_name.trim().to_owned(),
+        phones,
+        email: request.contact.email.as_ref().map(|e| e.trim().to_owned()),
+        location_name: fields
+            .get("location_name")
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "Home".to_owned()),
+        plan_code: plan.to_string(),
+        features,
+        status: None,
+        created_at: None,
+    })
+}
+
+fn to_account(record: wire::AccountRecord) -> IspAccount {
+    IspAccount {
+        id: AccountId::new(record.account_id),
+        dealer_customer_id: record.dealer_customer_id.map(DealerCustomerId::new),
+        contact: Contact {
+            first_name: record.first_name,
+            last_name: record.last_name,
+            company: None,
+            email: record.email,
+            phone: record.phones.into_iter().next(),
+        },
+        login_name: None,
+        initial_password: None,
+        plan: Some(PlanId::new(record.plan_code)).filter(|p| !p.as_str().is_empty()),
+        add_ons: record
+            .features
+            .into_iter()
+            .map(|f| AddOn {
+                feature: FeatureId::new(f),
+                quantity: None,
+            })
+            .collect(),
+        status: match record.status.as_deref() {
+            None | Some("Active") => AccountStatus::Active,
+            Some("Terminated") => AccountStatus::Terminated,
+            Some(other) => AccountStatus::Other(other.to_owned()),
+        },
+        created_at: record
+            .created_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+    }
+}
+
+#[async_trait]
+impl InteractiveServicesProvider for TotalConnect {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::TotalConnect
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            account_listing: true,
+            ..Capabilities::NONE
+        }
+    }
+
+    async fn validate_credentials(&self) -> Result<CredentialCheck> {
+        // A login, then the cheapest authenticated call, which also checks the company id.
+        self.service_plans().await.map_err(|e| match e {
+            Error::Unauthenticated { message, .. } => Error::Unauthenticated {
+                provider: PROVIDER.into(),
+                operation: "validate_credentials",
+                message,
+            },
+            other => other,
+        })?;
+        Ok(CredentialCheck {
+            login: self.user_name.clone(),
+            granted: vec!["provisioning".into()],
+            missing: Vec::new(),
+        })
+    }
+
+    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+        let reply: wire::PlansReply = self
+            .api(ApiCall {
+                operation: "GetPlans",
+                method: Method::GET,
+                path: &["plans"],
+                query: &[],
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(reply
+            .plans
+            .into_iter()
+            .filter(|p| !p.plan_code.trim().is_empty())
+            .map(|p| ServicePlan {
+                name: if p.name.trim().is_empty() {
+                    p.plan_code.clone()
+                } else {
+                    p.name
+                },
+                id: PlanId::new(p.plan_code),
+                plan_type: p.account_type,
+            })
+            .collect())
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        let invalid = |detail: String| Error::InvalidRequest {
+            provider: PROVIDER.into(),
+            operation: "provision",
+            detail,
+        };
+        let plan = request
+            .plan
+            .clone()
+            .ok_or_else(|| invalid("the request names no service plan".into()))?;
+        let record = account_record(request, &plan).map_err(|p| invalid(p.to_string()))?;
+        let dealer_id = request.dealer_customer_id.as_str();
+        super::create_once(
+            PROVIDER,
+            dealer_id,
+            self.transport.options().retry.max_attempts,
+            || self.lookup(dealer_id),
+            || self.create(&record, request),
+            |found| async move { self.account(&found).await },
+        )
+        .await
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+        const OP: &str = "GetAccount";
+        let reply: wire::AccountReply = self
+            .api(ApiCall {
+                operation: OP,
+                method: Method::GET,
+                path: &["accounts", id.as_str()],
+                query: &[],
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        let record = reply
+            .account
+            .ok_or_else(|| Self::invalid_response(OP, "no Account in a successful answer"))?;
+        let mut account = to_account(record);
+        if account.id.as_str().is_empty() {
+            account.id = id.clone();
+        }
+        Ok(account)
+    }
+
+    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+        if change.validate_only {
+            return Err(self.unsupported("change_plan (validate_only)"));
+        }
+        if let Some(a) = change.add.iter().find(|a| a.quantity.is_some()) {
+            return Err(Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: "change_plan",
+                detail: format!(
+                    "Total Connect features have no quantities (`{}`)",
+                    a.feature
+                ),
+            });
+        }
+        let current = self.account(id).await?;
+        if current.status == AccountStatus::Terminated {
+            return Err(Error::Conflict {
+                provider: PROVIDER.into(),
+                operation: "change_plan",
+                message: format!("account {id} is terminated"),
+            });
+        }
+        let plan = change
+            .plan
+            .clone()
+            .or_else(|| current.plan.clone())
+            .ok_or_else(|| Error::InvalidRequest {
+                provider: PROVIDER.into(),
+                operation: "change_plan",
+                detail: "the account has no plan and the change names none".into(),
+            })?;
+        let features: BTreeSet<String> = change
+            .apply_to(&current.add_ons)
+            .into_iter()
+            .map(|a| a.feature.to_string())
+            .collect();
+        const OP: &str = "ChangeServices";
+        let body = serde_json::to_vec(&wire::ServicesChange {
+            plan_code: plan.to_string(),
+            features: features.into_iter().collect(),
+        })
+        .map_err(|e| Self::invalid_response(OP, e.to_string()))?;
+        let _: wire::StatusReply = self
+            .api(ApiCall {
+                operation: OP,
+                method: Method::PUT,
+                path: &["accounts", id.as_str(), "services"],
+                query: &[],
+                body: Some(body),
+                // The full set is sent: repeating it is harmless.
+                idempotent: true,
+            })
+            .await?;
+        self.account(id).await
+    }
+
+    async fn terminate(&self, id: &AccountId) -> Result<()> {
+        let _: wire::StatusReply = self
+            .api(ApiCall {
+                operation: "TerminateAccount",
+                method: Method::POST,
+                path: &["accounts", id.as_str(), "terminate"],
+                query: &[],
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+        let reply: wire::AccountListReply = self
+            .api(ApiCall {
+                operation: "FindAccounts",
+                method: Method::GET,
+                path: &["accounts"],
+                query: &[(
+                    "includeTerminated",
+                    if include_terminated { "true" } else { "false" },
+                )],
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(reply
+            .accounts
+            .into_iter()
+            .map(|a| AccountId::new(a.account_id))
+            .collect())
+    }
+}

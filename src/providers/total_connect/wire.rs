@@ -1,0 +1,245 @@
+//! Total Connect's wire format: the TC2 SOAP login (seen), the result-code table (seen), and
+//! the AlarmNet 360 dealer API (modelled as JSON with bearer tokens). Nothing here does I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// The TC2 SOAP namespace; `SOAPAction` is this plus the operation.
+pub const NAMESPACE: &str = "https://services.alarmnet.com/TC2/";
+/// Path of the TC2 SOAP service under the host.
+pub const SOAP_PATH: &str = "TC21api/tc2.asmx";
+/// Path of the (modelled) AlarmNet 360 dealer API under the host.
+pub const DEALER_API_PATH: &str = "AlarmNet360/api/v1/";
+
+/// Longest e-mail AlarmNet accepts (it triggers the Total Connect welcome e-mail).
+pub const MAX_EMAIL_CHARS: usize = 50;
+/// Most phone numbers on an account.
+pub const MAX_PHONES: usize = 3;
+
+/// What a result code means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeClass {
+    /// Success (0), or a command accepted to be carried out (4500).
+    Success,
+    /// The session is no longer valid: log in once more and retry once (-102, -30002).
+    InvalidSession,
+    /// The credentials were rejected or the account is locked: never log in again with them
+    /// (-100, -123, -7625, -50004).
+    BadCredentials,
+    /// Try again later: the panel or the system cannot be reached (4101, -4104, -4108).
+    Retryable,
+    /// The login is not authorized for this (-9001).
+    NotAuthorized,
+    /// The feature is not supported (-120).
+    Unsupported,
+    /// A parameter was refused (-501).
+    InvalidParameter,
+    /// The location (account) does not exist (-4002).
+    NotFound,
+    /// The service's own unknown error (-999).
+    VendorError,
+    /// A code the crate does not know: fail closed.
+    Unknown,
+}
+
+/// Every result code of the public table, with its class and meaning.
+pub const RESULT_CODES: &[(i64, CodeClass, &str)] = &[
+    (0, CodeClass::Success, "success"),
+    (
+        4500,
+        CodeClass::Success,
+        "command accepted; poll for the state",
+    ),
+    (
+        4101,
+        CodeClass::Retryable,
+        "the panel cannot be reached; try again",
+    ),
+    (-100, CodeClass::BadCredentials, "authentication failed"),
+    (-102, CodeClass::InvalidSession, "invalid session"),
+    (-120, CodeClass::Unsupported, "feature not supported"),
+    (-123, CodeClass::BadCredentials, "the account is locked"),
+    (-501, CodeClass::InvalidParameter, "invalid parameter"),
+    (-999, CodeClass::VendorError, "unknown error"),
+    (-4002, CodeClass::NotFound, "invalid location"),
+    (
+        -4104,
+        CodeClass::Retryable,
+        "cannot connect to the system; try again later",
+    ),
+    (
+        -4108,
+        CodeClass::Retryable,
+        "cannot connect to the system; try again later",
+    ),
+    (-7625, CodeClass::BadCredentials, "bad e-mail or password"),
+    (-9001, CodeClass::NotAuthorized, "authorization failed"),
+    (-30002, CodeClass::InvalidSession, "invalid session id"),
+    (
+        -50004,
+        CodeClass::BadCredentials,
+        "input validation failed (bad user name or password)",
+    ),
+];
+
+/// The class of a result code; unknown codes are [`CodeClass::Unknown`].
+pub fn classify(code: i64) -> CodeClass {
+    RESULT_CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, class, _)| *class)
+        .unwrap_or(CodeClass::Unknown)
+}
+
+/// The table's meaning of a code.
+pub fn meaning(code: i64) -> &'static str {
+    RESULT_CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, _, m)| *m)
+        .unwrap_or("unknown result code")
+}
+
+/// The code and text every answer carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultStatus {
+    /// `ResultCode`.
+    #[serde(rename = "ResultCode")]
+    pub code: i64,
+    /// `ResultData`.
+    #[serde(rename = "ResultData", default)]
+    pub data: String,
+}
+
+/// A plan (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PlanRecord {
+    /// The plan code.
+    pub plan_code: String,
+    /// Its name.
+    pub name: String,
+    /// `Residential` or `Commercial`.
+    #[serde(default)]
+    pub account_type: Option<String>,
+}
+
+/// `GET .../plans` (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PlansReply {
+    /// Result code and text.
+    #[serde(flatten)]
+    pub status: ResultStatus,
+    /// The plans.
+    #[serde(default)]
+    pub plans: Vec<PlanRecord>,
+}
+
+/// An AlarmNet 360 account (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountRecord {
+    /// The account id.
+    #[serde(default)]
+    pub account_id: String,
+    /// The dealer's customer id.
+    #[serde(default)]
+    pub dealer_customer_id: Option<String>,
+    /// City number.
+    pub city_number: String,
+    /// Central station number.
+    pub cs_number: String,
+    /// Subscriber number.
+    pub subscriber_number: String,
+    /// The communicator's MAC.
+    pub mac_address: String,
+    /// The communicator's CRC.
+    pub crc: String,
+    /// `Residential` or `Commercial`.
+    pub account_type: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Up to three phones.
+    #[serde(default)]
+    pub phones: Vec<String>,
+    /// E-mail, at most 50 characters.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Location name.
+    pub location_name: String,
+    /// Plan code.
+    pub plan_code: String,
+    /// Features (add-ons).
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// `Active`, `Terminated`, or another state.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Creation time (RFC 3339).
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// `POST .../accounts` answer (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateReply {
+    /// Result code and text.
+    #[serde(flatten)]
+    pub status: ResultStatus,
+    /// The new account's id.
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// `GET .../accounts/{id}` answer (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountReply {
+    /// Result code and text.
+    #[serde(flatten)]
+    pub status: ResultStatus,
+    /// The account.
+    #[serde(default)]
+    pub account: Option<AccountRecord>,
+}
+
+/// An account id in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountRef {
+    /// The id.
+    pub account_id: String,
+}
+
+/// `GET .../accounts` answer (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountListReply {
+    /// Result code and text.
+    #[serde(flatten)]
+    pub status: ResultStatus,
+    /// The accounts.
+    #[serde(default)]
+    pub accounts: Vec<AccountRef>,
+}
+
+/// `PUT .../accounts/{id}/services` body (modelled): the full set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServicesChange {
+    /// The plan code.
+    pub plan_code: String,
+    /// Every feature the account should have.
+    pub features: Vec<String>,
+}
+
+/// An answer that carries only the result (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    /// Result code and text.
+    #[serde(flatten)]
+    pub status: ResultStatus,
+}
