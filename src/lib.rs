@@ -39,6 +39,7 @@
 //! ## Features
 //!
 //! - `alarm-com` (default): the [Alarm.com provider](providers::alarm_com).
+//! - `total-connect` (default): the [Total Connect provider](providers::total_connect).
 //! - `testkit`: simulators speaking each vendor's wire format, the in-memory reference
 //!   provider and the conformance suite every provider must pass.
 //!
