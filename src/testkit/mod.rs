@@ -8,5 +8,7 @@ pub mod alarm_com;
 pub mod conformance;
 pub mod faults;
 mod memory;
+#[cfg(feature = "total-connect")]
+pub mod total_connect;
 
 pub use memory::{EVENT_PAGE_SIZE, IN_MEMORY, InMemoryProvider, add_on_list};

@@ -610,7 +610,8 @@ impl TotalConnect {
                 })
                 .collect(),
             status: AccountStatus::Active,
-            created_at: Some(chrono::Utc::now()),
+            // AlarmNet's creation time comes with a read; the create answer does not carry it.
+            created_at: None,
         })
     }
 }
@@ -672,6 +673,12 @@ fn account_record(
             String::new()
         }
     };
+    if request.contact.first_name.trim().is_empty() {
+        problems.push(
+            "contact.first_name",
+            "Total Connect needs the customer's first name",
+        );
+    }
     if request.contact.last_name.trim().is_empty() {
         problems.push(
             "contact.last_name",

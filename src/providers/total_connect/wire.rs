@@ -139,11 +139,11 @@ pub struct PlansReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AccountRecord {
-    /// The account id.
-    #[serde(default)]
+    /// The account id (left out when creating).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub account_id: String,
     /// The dealer's customer id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dealer_customer_id: Option<String>,
     /// City number.
     pub city_number: String,
@@ -165,7 +165,7 @@ pub struct AccountRecord {
     #[serde(default)]
     pub phones: Vec<String>,
     /// E-mail, at most 50 characters.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Location name.
     pub location_name: String,
@@ -174,11 +174,11 @@ pub struct AccountRecord {
     /// Features (add-ons).
     #[serde(default)]
     pub features: Vec<String>,
-    /// `Active`, `Terminated`, or another state.
-    #[serde(default)]
+    /// `Active`, `Terminated`, or another state (left out when creating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// Creation time (RFC 3339).
-    #[serde(default)]
+    /// Creation time (RFC 3339; left out when creating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
 

@@ -1,0 +1,1013 @@
+//! A stateful Total Connect simulator on a loopback [`wiremock::MockServer`]: the TC2 SOAP
+//! login service and the AlarmNet 360 dealer API.
+//!
+//! # What is seen and what is modelled
+//!
+//! - **Seen** (public client code and issue trackers): the SOAP 1.1 service at
+//!   `TC21api/tc2.asmx` in the `https://services.alarmnet.com/TC2/` namespace, with
+//!   `SOAPAction` = namespace + operation; `AuthenticateUserLogin(userName, password,
+//!   ApplicationID, ApplicationVersion)` answering `ResultCode`, `ResultData` and a `SessionID`;
+//!   `KeepAlive(SessionID)` and `Logout(SessionID)`; the result codes of
+//!   [`wire::RESULT_CODES`] (-50004 for a bad user name or password, -100 for an unknown
+//!   application, -123 for a locked account, -102 for an invalid session).
+//! - **Modelled** (AlarmNet 360 has no public API): a JSON API under
+//!   `AlarmNet360/api/v1/companies/{company_id}/` authorized with `Authorization: Bearer
+//!   <SessionID>`, answering HTTP 200 with `ResultCode` / `ResultData` and a payload of the
+//!   [`wire`] types: `GET plans`, `GET accounts?dealerCustomerId=` (the lookup), `GET
+//!   accounts?includeTerminated=`, `POST accounts`, `GET accounts/{id}`, `PUT
+//!   accounts/{id}/services` (the full plan and feature set), `POST accounts/{id}/terminate`.
+//!   Accounts are keyed by City, CS and Subscriber numbers plus the communicator's MAC and CRC;
+//!   validation follows the published account rules (names, at most three phones, an e-mail of
+//!   at most 50 characters, residential or commercial) and answers -501 with a sentence. An
+//!   unknown account is -4002, a session of another company -9001.
+//!
+//! Nothing that comes in a request can panic the simulator: SOAP is read with the crate's
+//! hardened reader and JSON with serde; anything unreadable gets the vendor's own refusal.
+//!
+//! The operation names used by [`FaultRule::on`] and [`TotalConnectSimulator::call_count`] are
+//! `AuthenticateUserLogin`, `KeepAlive`, `Logout`, `GetPlans`, `FindAccounts` (both forms of
+//! `GET accounts`), `CreateAccount`, `GetAccount`, `ChangeServices` and `TerminateAccount`.
+//!
+//! Fault knobs ([`FaultKind`]) act on the wire format of the operation they catch:
+//! [`FaultKind::Fault`] is a `soap:Server` fault on the login service and result code -999 with
+//! that text on the dealer API; [`FaultKind::ResultCode`] answers that code (in a SOAP result or
+//! a JSON answer) without doing anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
+
+use crate::config::IspConfig;
+use crate::http::soap::{self, Element, Node, SoapVersion};
+use crate::providers::total_connect::wire::{
+    self, AccountListReply, AccountRecord, AccountRef, AccountReply, CreateReply, PlanRecord,
+    PlansReply, ResultStatus, ServicesChange, StatusReply,
+};
+pub use crate::testkit::faults::{FaultKind, FaultRule};
+use crate::testkit::faults::{cut_off, drop_connection, html_page, take_fault};
+
+/// The user every simulator starts with, in [`COMPANY_ID`].
+pub const DEFAULT_USER: &str = "tc-dealer-integration";
+/// Its password.
+pub const DEFAULT_PASSWORD: &str = "sim-password-Tc2";
+/// The only `ApplicationID` the simulator accepts (others answer -100).
+pub const APPLICATION_ID: &str = "SIM-APP-1";
+/// The only `ApplicationVersion` the simulator accepts (others answer -100).
+pub const APPLICATION_VERSION: &str = "1.0";
+/// The dealer (company) id of [`DEFAULT_USER`].
+pub const COMPANY_ID: &str = "24680";
+
+/// The plans every simulator lists: plan code, name, account type.
+pub const PLANS: &[(&str, &str, &str)] = &[
+    ("TC-BASIC", "Total Connect Basic", "Residential"),
+    ("TC-AUTO", "Total Connect with Automation", "Residential"),
+    ("TC-VIDEO", "Total Connect with Video", "Residential"),
+    ("TC-COMM", "Total Connect Commercial", "Commercial"),
+];
+
+/// The features (add-ons) the simulator knows; any other is refused with -501.
+pub const FEATURES: &[&str] = &[
+    "VideoServices",
+    "Automation",
+    "Geofencing",
+    "SmartScenes",
+    "VoiceAssistant",
+];
+
+/// A dealer user known to the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimUser {
+    /// The password.
+    pub password: String,
+    /// The dealer (company) id the user acts for.
+    pub company_id: String,
+    /// Locked: every login answers -123.
+    pub locked: bool,
+}
+
+impl SimUser {
+    /// An unlocked user of [`COMPANY_ID`].
+    pub fn new(password: &str) -> Self {
+        Self {
+            password: password.to_owned(),
+            company_id: COMPANY_ID.to_owned(),
+            locked: false,
+        }
+    }
+
+    /// The same user in another company.
+    pub fn in_company(mut self, company_id: &str) -> Self {
+        self.company_id = company_id.to_owned();
+        self
+    }
+
+    /// The same user, locked.
+    pub fn locked(mut self) -> Self {
+        self.locked = true;
+        self
+    }
+}
+
+/// One account in the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimAccount {
+    /// The account id (digits).
+    pub id: String,
+    /// The company it belongs to.
+    pub company_id: String,
+    /// The dealer's own customer id.
+    pub dealer_customer_id: Option<String>,
+    /// City number.
+    pub city_number: String,
+    /// Central station number.
+    pub cs_number: String,
+    /// Subscriber number.
+    pub subscriber_number: String,
+    /// The communicator's MAC.
+    pub mac_address: String,
+    /// The communicator's CRC.
+    pub crc: String,
+    /// `Residential` or `Commercial`.
+    pub account_type: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Phones as sent.
+    pub phones: Vec<String>,
+    /// E-mail as sent.
+    pub email: Option<String>,
+    /// Location name.
+    pub location_name: String,
+    /// Plan code.
+    pub plan_code: String,
+    /// Features.
+    pub features: BTreeSet<String>,
+    /// Terminated.
+    pub terminated: bool,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+impl SimAccount {
+    /// The account as the dealer API answers it.
+    pub fn to_record(&self) -> AccountRecord {
+        AccountRecord {
+            account_id: self.id.clone(),
+            dealer_customer_id: self.dealer_customer_id.clone(),
+            city_number: self.city_number.clone(),
+            cs_number: self.cs_number.clone(),
+            subscriber_number: self.subscriber_number.clone(),
+            mac_address: self.mac_address.clone(),
+            crc: self.crc.clone(),
+            account_type: self.account_type.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            phones: self.phones.clone(),
+            email: self.email.clone(),
+            location_name: self.location_name.clone(),
+            plan_code: self.plan_code.clone(),
+            features: self.features.iter().cloned().collect(),
+            status: Some(
+                if self.terminated {
+                    "Terminated"
+                } else {
+                    "Active"
+                }
+                .to_owned(),
+            ),
+            created_at: Some(self.created_at.clone()),
+        }
+    }
+}
+
+/// One call the simulator received (after the routing checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCall {
+    /// The operation (see the module docs for the names).
+    pub operation: String,
+    /// The session the call carried: the bearer token on the dealer API, the `SessionID`
+    /// parameter of `KeepAlive` / `Logout`; `None` for the login or when missing.
+    pub session_id: Option<String>,
+}
+
+#[derive(Debug)]
+struct SimState {
+    users: BTreeMap<String, SimUser>,
+    /// Session id → user name.
+    sessions: BTreeMap<String, String>,
+    accounts: BTreeMap<String, SimAccount>,
+    next_id: u64,
+    rules: Vec<FaultRule>,
+    latency: Duration,
+    calls: Vec<SimCall>,
+    login_count: usize,
+    lock_after: Option<u32>,
+    bad_logins: BTreeMap<String, u32>,
+}
+
+/// The simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct TotalConnectSimulator {
+    server: MockServer,
+    state: Arc<Mutex<SimState>>,
+}
+
+fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TotalConnectSimulator {
+    /// Starts a simulator on loopback with [`DEFAULT_USER`], the [`PLANS`] and no account.
+    pub async fn start() -> Self {
+        let mut users = BTreeMap::new();
+        users.insert(DEFAULT_USER.to_owned(), SimUser::new(DEFAULT_PASSWORD));
+        let state = Arc::new(Mutex::new(SimState {
+            users,
+            sessions: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            next_id: 5_100_000,
+            rules: Vec::new(),
+            latency: Duration::ZERO,
+            calls: Vec::new(),
+            login_count: 0,
+            lock_after: None,
+            bad_logins: BTreeMap::new(),
+        }));
+        let server = MockServer::builder().start().await;
+        Mock::given(any())
+            .respond_with(Responder {
+                state: state.clone(),
+            })
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The host root to put in a configuration's endpoint (`http://127.0.0.1:port/`).
+    pub fn endpoint(&self) -> String {
+        format!("{}/", self.server.uri())
+    }
+
+    /// The wiremock server, for request inspection (and for mounting a mock in front of the
+    /// simulator with a higher priority).
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    /// A valid configuration for [`DEFAULT_USER`] on this simulator, default plan `TC-BASIC`.
+    pub fn config(&self) -> IspConfig {
+        self.config_for(DEFAULT_USER, DEFAULT_PASSWORD)
+    }
+
+    /// A valid configuration for a user on this simulator: its company id (or [`COMPANY_ID`]
+    /// for a user the simulator does not know), the simulator's application id and version.
+    pub fn config_for(&self, user: &str, password: &str) -> IspConfig {
+        let company = lock(&self.state)
+            .users
+            .get(user)
+            .map(|u| u.company_id.clone())
+            .unwrap_or_else(|| COMPANY_ID.to_owned());
+        let built = IspConfig::builder()
+            .name(format!("Total Connect simulator ({user})"))
+            .provider("total_connect")
+            .endpoint(self.endpoint())
+            .credential("user_name", user)
+            .credential("password", password)
+            .credential("application_id", APPLICATION_ID)
+            .credential("application_version", APPLICATION_VERSION)
+            .credential("company_id", company)
+            .default_plan("TC-BASIC")
+            .build();
+        match built {
+            Ok(c) => c,
+            Err(e) => panic!("simulator config is valid: {e}"),
+        }
+    }
+
+    /// Adds (or replaces) a user.
+    pub fn add_user(&self, name: &str, user: SimUser) {
+        lock(&self.state).users.insert(name.to_owned(), user);
+    }
+
+    /// A user as the simulator sees it now (for example, to check whether it got locked).
+    pub fn user(&self, name: &str) -> Option<SimUser> {
+        lock(&self.state).users.get(name).cloned()
+    }
+
+    /// Arms a fault knob.
+    pub fn inject(&self, rule: FaultRule) {
+        lock(&self.state).rules.push(rule);
+    }
+
+    /// Removes every fault knob.
+    pub fn clear_faults(&self) {
+        lock(&self.state).rules.clear();
+    }
+
+    /// Adds latency to every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
+    /// Ends every session issued so far: calls carrying one answer -102 until the client logs
+    /// in again.
+    pub fn expire_sessions(&self) {
+        lock(&self.state).sessions.clear();
+    }
+
+    /// How many sessions are valid now.
+    pub fn active_sessions(&self) -> usize {
+        lock(&self.state).sessions.len()
+    }
+
+    /// Locks a user after `k` logins with a bad password (counted from now on, per user): the
+    /// `k`-th answers -50004 and locks the user, every later login answers -123 whatever the
+    /// password. This is the behaviour that makes clients stop after one rejection.
+    pub fn lock_after_bad_logins(&self, k: u32) {
+        let mut state = lock(&self.state);
+        state.lock_after = Some(k.max(1));
+        state.bad_logins.clear();
+    }
+
+    /// How many `AuthenticateUserLogin` requests reached the SOAP service, successful or not
+    /// (a request with a wrong `SOAPAction` included).
+    pub fn login_count(&self) -> usize {
+        lock(&self.state).login_count
+    }
+
+    /// How many calls of `operation` were received.
+    pub fn call_count(&self, operation: &str) -> usize {
+        lock(&self.state)
+            .calls
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+
+    /// Every call received, in order.
+    pub fn calls(&self) -> Vec<SimCall> {
+        lock(&self.state).calls.clone()
+    }
+
+    /// The accounts of every company, by id.
+    pub fn accounts(&self) -> Vec<SimAccount> {
+        lock(&self.state).accounts.values().cloned().collect()
+    }
+
+    /// An account by id.
+    pub fn account(&self, id: &str) -> Option<SimAccount> {
+        lock(&self.state).accounts.get(id).cloned()
+    }
+
+    /// Accounts (terminated included) with this dealer customer id.
+    pub fn accounts_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
+        lock(&self.state)
+            .accounts
+            .values()
+            .filter(|a| a.dealer_customer_id.as_deref() == Some(dealer_customer_id))
+            .count()
+    }
+
+    /// Changes an account in place (to stage vendor-side changes such as a feature this crate
+    /// does not know). Returns whether the account exists.
+    pub fn edit_account(&self, id: &str, edit: impl FnOnce(&mut SimAccount)) -> bool {
+        match lock(&self.state).accounts.get_mut(id) {
+            Some(a) => {
+                edit(a);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+struct Responder {
+    state: Arc<Mutex<SimState>>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let path = request.url.path();
+        if path.eq_ignore_ascii_case(&format!("/{}", wire::SOAP_PATH)) {
+            return self.soap(request);
+        }
+        let api = format!("/{}companies/", wire::DEALER_API_PATH);
+        if let Some(rest) = path.strip_prefix(api.as_str()) {
+            return self.api(request, rest);
+        }
+        html_page(404, "The resource cannot be found.")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The TC2 SOAP login service.
+
+const SOAP_OPERATIONS: &[&str] = &["AuthenticateUserLogin", "KeepAlive", "Logout"];
+
+fn soap_fault(code: &str, text: &str) -> ResponseTemplate {
+    let body = Node::new("soap:Fault")
+        .field("faultcode", format!("soap:{code}"))
+        .field("faultstring", text)
+        .child(Node::new("detail"));
+    xml_response(500, soap::envelope(SoapVersion::V11, None, &body))
+}
+
+fn xml_response(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.into_bytes(), "text/xml; charset=utf-8")
+}
+
+fn soap_answer(op: &str, result: Node) -> String {
+    let body = Node::new(format!("{op}Response"))
+        .xmlns(wire::NAMESPACE)
+        .child(result);
+    soap::envelope(SoapVersion::V11, None, &body)
+}
+
+fn soap_result(op: &str, code: i64, data: &str, session: Option<&str>) -> Node {
+    let data_node = if data.is_empty() {
+        Node::new("ResultData")
+    } else {
+        Node::text_element("ResultData", data)
+    };
+    Node::new(format!("{op}Result"))
+        .field("ResultCode", code.to_string())
+        .child(data_node)
+        .opt_field("SessionID", session)
+}
+
+fn new_session_id() -> String {
+    format!(
+        "{:08X}-{:04X}-{:04X}-{:04X}-{:012X}",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u16(..),
+        fastrand::u16(..),
+        fastrand::u64(..0x1_0000_0000_0000)
+    )
+}
+
+impl Responder {
+    fn soap(&self, request: &wiremock::Request) -> ResponseTemplate {
+        if request.method.as_str() != "POST" {
+            return html_page(405, "Method not allowed");
+        }
+        let content_type = header(request, "content-type");
+        if !content_type.starts_with("text/xml") {
+            return ResponseTemplate::new(415);
+        }
+        let Ok(root) = soap::parse(&request.body) else {
+            return soap_fault(
+                "Client",
+                "Server was unable to read request. There is an error in XML document.",
+            );
+        };
+        if root.name != "Envelope" || root.namespace.as_deref() != Some(soap::SOAP11_NS) {
+            return soap_fault(
+                "VersionMismatch",
+                "Possible SOAP version mismatch: Envelope namespace was unexpected.",
+            );
+        }
+        let Some(op_el) = root.child("Body").and_then(|b| b.children.first()) else {
+            return soap_fault("Client", "The SOAP Body is empty.");
+        };
+        let op = op_el.name.clone();
+        let mut state = lock(&self.state);
+        if op == "AuthenticateUserLogin" {
+            state.login_count += 1;
+        }
+        let action = header(request, "soapaction").trim_matches('"').to_owned();
+        if !SOAP_OPERATIONS.contains(&op.as_str())
+            || action != format!("{}{op}", wire::NAMESPACE)
+            || op_el.namespace.as_deref() != Some(wire::NAMESPACE)
+        {
+            return soap_fault(
+                "Client",
+                &format!("Server did not recognize the value of HTTP Header SOAPAction: {action}."),
+            );
+        }
+        let session_id = match op.as_str() {
+            "AuthenticateUserLogin" => None,
+            _ => op_el.child_text("SessionID").map(str::to_owned),
+        };
+        state.calls.push(SimCall {
+            operation: op.clone(),
+            session_id,
+        });
+        let latency = state.latency;
+
+        let mut delay = Duration::ZERO;
+        let mut drop_after = false;
+        if let Some(kind) = take_fault(&mut state.rules, &op) {
+            match kind {
+                FaultKind::Status(s) => {
+                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
+                }
+                FaultKind::RateLimited { retry_after_secs } => {
+                    return ResponseTemplate::new(429)
+                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
+                }
+                FaultKind::Fault(text) => return soap_fault("Server", &text),
+                FaultKind::ResultCode(code) => {
+                    let body = soap_answer(&op, soap_result(&op, code, wire::meaning(code), None));
+                    return xml_response(200, body).set_delay(latency);
+                }
+                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
+                FaultKind::Truncated => {
+                    let body =
+                        soap_answer(&op, soap_result(&op, 0, "Success", Some(&new_session_id())));
+                    return cut_off(&body);
+                }
+                FaultKind::DropConnection => return drop_connection(),
+                FaultKind::ApplyThenDrop => drop_after = true,
+                FaultKind::Delay(d) => delay = d,
+            }
+        }
+
+        let result = match op.as_str() {
+            "AuthenticateUserLogin" => login(&mut state, op_el),
+            "KeepAlive" => {
+                let valid = op_el
+                    .child_text("SessionID")
+                    .is_some_and(|s| state.sessions.contains_key(s));
+                if valid {
+                    soap_result(&op, 0, "", None)
+                } else {
+                    soap_result(&op, -102, "Invalid session", None)
+                }
+            }
+            _ => {
+                // Logout
+                let removed = op_el
+                    .child_text("SessionID")
+                    .and_then(|s| state.sessions.remove(s));
+                if removed.is_some() {
+                    soap_result(&op, 0, "", None)
+                } else {
+                    soap_result(&op, -102, "Invalid session", None)
+                }
+            }
+        };
+        drop(state);
+        if drop_after {
+            return drop_connection();
+        }
+        xml_response(200, soap_answer(&op, result)).set_delay(latency + delay)
+    }
+}
+
+fn login(state: &mut SimState, p: &Element) -> Node {
+    const OP: &str = "AuthenticateUserLogin";
+    let user = p.child_text("userName").unwrap_or("");
+    let password = p.child_text("password").unwrap_or("");
+    let app_id = p.child_text("ApplicationID").unwrap_or("");
+    let app_version = p.child_text("ApplicationVersion").unwrap_or("");
+    if app_id != APPLICATION_ID || app_version != APPLICATION_VERSION {
+        return soap_result(
+            OP,
+            -100,
+            "Authentication failed: the application id and version are not registered",
+            None,
+        );
+    }
+    let SimState {
+        users,
+        sessions,
+        lock_after,
+        bad_logins,
+        ..
+    } = state;
+    let bad = "Input validation failed: bad user name or password";
+    match users.get_mut(user) {
+        None => soap_result(OP, -50004, bad, None),
+        Some(u) if u.locked => soap_result(OP, -123, "The account is locked", None),
+        Some(u) if u.password != password => {
+            let n = bad_logins.entry(user.to_owned()).or_insert(0);
+            *n += 1;
+            if lock_after.is_some_and(|k| *n >= k) {
+                u.locked = true;
+            }
+            soap_result(OP, -50004, bad, None)
+        }
+        Some(_) => {
+            let session = new_session_id();
+            sessions.insert(session.clone(), user.to_owned());
+            soap_result(OP, 0, "Success", Some(&session))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The (modelled) AlarmNet 360 dealer API.
+
+fn header(request: &wiremock::Request, name: &str) -> String {
+    request
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| {
+        r#"{"ResultCode":-999,"ResultData":"the simulator could not write its answer"}"#.into()
+    })
+}
+
+fn json_response(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.into_bytes(), "application/json; charset=utf-8")
+}
+
+/// An ASP.NET Web API style refusal that never reached the application (`{"Message": ...}`).
+fn web_api_message(status: u16, message: String) -> ResponseTemplate {
+    json_response(status, to_json(&serde_json::json!({ "Message": message })))
+}
+
+fn status(code: i64, data: impl Into<String>) -> ResultStatus {
+    ResultStatus {
+        code,
+        data: data.into(),
+    }
+}
+
+fn ok() -> ResultStatus {
+    status(0, "Success")
+}
+
+fn status_only(code: i64, data: impl Into<String>) -> String {
+    to_json(&StatusReply {
+        status: status(code, data),
+    })
+}
+
+/// A JSON answer cut off in the middle (the length announced is longer than what is sent).
+fn cut_off_json(body: &str) -> ResponseTemplate {
+    let half = body.get(..body.len() / 2).unwrap_or("");
+    ResponseTemplate::new(200)
+        .insert_header("content-length", (body.len() + 64).to_string().as_str())
+        .set_body_raw(half.as_bytes().to_vec(), "application/json; charset=utf-8")
+}
+
+enum Route<'a> {
+    Op(&'static str, Option<&'a str>),
+    WrongMethod,
+    Unknown,
+}
+
+fn route<'a>(method: &str, tail: &[&'a str]) -> Route<'a> {
+    match (method, tail) {
+        ("GET", ["plans"]) => Route::Op("GetPlans", None),
+        ("GET", ["accounts"]) => Route::Op("FindAccounts", None),
+        ("POST", ["accounts"]) => Route::Op("CreateAccount", None),
+        ("GET", ["accounts", id]) => Route::Op("GetAccount", Some(id)),
+        ("PUT", ["accounts", id, "services"]) => Route::Op("ChangeServices", Some(id)),
+        ("POST", ["accounts", id, "terminate"]) => Route::Op("TerminateAccount", Some(id)),
+        (
+            _,
+            ["plans"] | ["accounts"] | ["accounts", _] | ["accounts", _, "services" | "terminate"],
+        ) => Route::WrongMethod,
+        _ => Route::Unknown,
+    }
+}
+
+impl Responder {
+    fn api(&self, request: &wiremock::Request, rest: &str) -> ResponseTemplate {
+        let mut segments = rest.split('/');
+        let company = segments.next().unwrap_or("").to_owned();
+        let tail: Vec<&str> = segments.collect();
+        let method = request.method.as_str();
+        let (op, account_id) = match route(method, &tail) {
+            Route::Op(op, id) => (op, id.map(str::to_owned)),
+            Route::WrongMethod => {
+                return web_api_message(
+                    405,
+                    format!("The requested resource does not support http method '{method}'."),
+                );
+            }
+            Route::Unknown => {
+                return web_api_message(
+                    404,
+                    format!(
+                        "No HTTP resource was found that matches the request URI '{}'.",
+                        request.url.path()
+                    ),
+                );
+            }
+        };
+        if matches!(op, "CreateAccount" | "ChangeServices") {
+            let ct = header(request, "content-type");
+            if !ct.starts_with("application/json") {
+                return web_api_message(
+                    415,
+                    format!(
+                        "The request entity's media type '{ct}' is not supported for this resource."
+                    ),
+                );
+            }
+        }
+        let bearer = header(request, "authorization")
+            .strip_prefix("Bearer ")
+            .map(|t| t.trim().to_owned());
+
+        let mut state = lock(&self.state);
+        state.calls.push(SimCall {
+            operation: op.to_owned(),
+            session_id: bearer.clone(),
+        });
+        let latency = state.latency;
+
+        // The session, then the company.
+        let user = bearer
+            .as_deref()
+            .and_then(|b| state.sessions.get(b))
+            .and_then(|name| state.users.get(name).map(|u| (name.clone(), u.clone())));
+        let Some((user_name, user)) = user else {
+            return json_response(200, status_only(-102, "Invalid session")).set_delay(latency);
+        };
+        if user.company_id != company {
+            return json_response(
+                200,
+                status_only(
+                    -9001,
+                    format!("Authorization failed: {user_name} cannot act for company {company}"),
+                ),
+            )
+            .set_delay(latency);
+        }
+
+        let mut delay = Duration::ZERO;
+        let mut drop_after = false;
+        if let Some(kind) = take_fault(&mut state.rules, op) {
+            match kind {
+                FaultKind::Status(s) => {
+                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
+                }
+                FaultKind::RateLimited { retry_after_secs } => {
+                    return ResponseTemplate::new(429)
+                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
+                }
+                FaultKind::Fault(text) => {
+                    return json_response(200, status_only(-999, text)).set_delay(latency);
+                }
+                FaultKind::ResultCode(code) => {
+                    return json_response(200, status_only(code, wire::meaning(code)))
+                        .set_delay(latency);
+                }
+                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
+                FaultKind::Truncated => {
+                    return cut_off_json(&to_json(&AccountListReply {
+                        status: ok(),
+                        accounts: vec![AccountRef {
+                            account_id: "5100001".into(),
+                        }],
+                    }));
+                }
+                FaultKind::DropConnection => return drop_connection(),
+                FaultKind::ApplyThenDrop => drop_after = true,
+                FaultKind::Delay(d) => delay = d,
+            }
+        }
+
+        let body = handle_api(
+            &mut state,
+            op,
+            &company,
+            account_id.as_deref().unwrap_or(""),
+            request,
+        );
+        drop(state);
+        if drop_after {
+            return drop_connection();
+        }
+        json_response(200, body).set_delay(latency + delay)
+    }
+}
+
+fn find<'a>(state: &'a mut SimState, company: &str, id: &str) -> Option<&'a mut SimAccount> {
+    state
+        .accounts
+        .get_mut(id)
+        .filter(|a| a.company_id == company)
+}
+
+fn invalid_location(id: &str) -> String {
+    status_only(-4002, format!("Invalid location: no account {id}"))
+}
+
+fn known_plan(code: &str) -> bool {
+    PLANS.iter().any(|(c, _, _)| *c == code)
+}
+
+fn unknown_features<'a>(features: &'a [String]) -> impl Iterator<Item = &'a String> + 'a {
+    features.iter().filter(|f| !FEATURES.contains(&f.as_str()))
+}
+
+fn handle_api(
+    state: &mut SimState,
+    op: &str,
+    company: &str,
+    id: &str,
+    request: &wiremock::Request,
+) -> String {
+    match op {
+        "GetPlans" => to_json(&PlansReply {
+            status: ok(),
+            plans: PLANS
+                .iter()
+                .map(|(code, name, kind)| PlanRecord {
+                    plan_code: (*code).to_owned(),
+                    name: (*name).to_owned(),
+                    account_type: Some((*kind).to_owned()),
+                })
+                .collect(),
+        }),
+        "FindAccounts" => {
+            let mut dealer = None;
+            let mut include_terminated = false;
+            for (k, v) in request.url.query_pairs() {
+                match k.as_ref() {
+                    "dealerCustomerId" => dealer = Some(v.into_owned()),
+                    "includeTerminated" => include_terminated = v.eq_ignore_ascii_case("true"),
+                    _ => {}
+                }
+            }
+            let accounts = state
+                .accounts
+                .values()
+                .filter(|a| a.company_id == company)
+                .filter(|a| match &dealer {
+                    Some(d) => a.dealer_customer_id.as_deref() == Some(d.as_str()),
+                    None => include_terminated || !a.terminated,
+                })
+                .map(|a| AccountRef {
+                    account_id: a.id.clone(),
+                })
+                .collect();
+            to_json(&AccountListReply {
+                status: ok(),
+                accounts,
+            })
+        }
+        "CreateAccount" => create(state, company, &request.body),
+        "GetAccount" => match find(state, company, id) {
+            Some(a) => to_json(&AccountReply {
+                status: ok(),
+                account: Some(a.to_record()),
+            }),
+            None => invalid_location(id),
+        },
+        "ChangeServices" => {
+            let change: ServicesChange = match serde_json::from_slice(&request.body) {
+                Ok(c) => c,
+                Err(e) => return status_only(-501, format!("The request is invalid: {e}")),
+            };
+            let Some(a) = find(state, company, id) else {
+                return invalid_location(id);
+            };
+            let error = if a.terminated {
+                Some(format!(
+                    "Account {id} is terminated; its services cannot change."
+                ))
+            } else if !known_plan(&change.plan_code) {
+                Some(format!("PlanCode `{}` is unknown.", change.plan_code))
+            } else {
+                unknown_features(&change.features)
+                    .next()
+                    .map(|f| format!("Feature `{f}` is unknown."))
+            };
+            if let Some(e) = error {
+                return status_only(-501, e);
+            }
+            a.plan_code = change.plan_code;
+            a.features = change.features.into_iter().collect();
+            status_only(0, "Success")
+        }
+        "TerminateAccount" => match find(state, company, id) {
+            Some(a) => {
+                a.terminated = true;
+                status_only(0, "Success")
+            }
+            None => invalid_location(id),
+        },
+        other => status_only(-999, format!("unknown operation {other}")),
+    }
+}
+
+fn create(state: &mut SimState, company: &str, body: &[u8]) -> String {
+    let record: AccountRecord = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => return status_only(-501, format!("The request is invalid: {e}")),
+    };
+    let mut problems: Vec<String> = Vec::new();
+    if !record.account_id.trim().is_empty() {
+        problems.push("AccountId is assigned by AlarmNet; leave it empty.".into());
+    }
+    for (name, value) in [
+        ("FirstName", &record.first_name),
+        ("LastName", &record.last_name),
+        ("CityNumber", &record.city_number),
+        ("CsNumber", &record.cs_number),
+        ("SubscriberNumber", &record.subscriber_number),
+        ("MacAddress", &record.mac_address),
+        ("Crc", &record.crc),
+        ("LocationName", &record.location_name),
+    ] {
+        if value.trim().is_empty() {
+            problems.push(format!("{name} is required."));
+        }
+    }
+    let email = record.email.clone().filter(|e| !e.trim().is_empty());
+    if let Some(e) = &email {
+        let n = e.chars().count();
+        if n > wire::MAX_EMAIL_CHARS {
+            problems.push(format!(
+                "Email must be at most {} characters (it has {n}).",
+                wire::MAX_EMAIL_CHARS
+            ));
+        }
+    }
+    if record.phones.len() > wire::MAX_PHONES {
+        problems.push(format!(
+            "At most {} phone numbers are allowed (got {}).",
+            wire::MAX_PHONES,
+            record.phones.len()
+        ));
+    }
+    if !matches!(record.account_type.as_str(), "Residential" | "Commercial") {
+        problems.push(format!(
+            "AccountType must be Residential or Commercial (got `{}`).",
+            record.account_type
+        ));
+    }
+    if !known_plan(&record.plan_code) {
+        problems.push(format!("PlanCode `{}` is unknown.", record.plan_code));
+    }
+    for f in unknown_features(&record.features) {
+        problems.push(format!("Feature `{f}` is unknown."));
+    }
+    let dealer = record
+        .dealer_customer_id
+        .clone()
+        .filter(|d| !d.trim().is_empty());
+    if state.accounts.values().any(|a| {
+        !a.terminated
+            && a.city_number == record.city_number
+            && a.cs_number == record.cs_number
+            && a.subscriber_number == record.subscriber_number
+    }) {
+        problems.push(format!(
+            "An account with CityNumber {}, CsNumber {} and SubscriberNumber {} already exists.",
+            record.city_number, record.cs_number, record.subscriber_number
+        ));
+    }
+    if let Some(d) = &dealer {
+        if state
+            .accounts
+            .values()
+            .any(|a| a.company_id == company && a.dealer_customer_id.as_deref() == Some(d))
+        {
+            problems.push(format!(
+                "An account with DealerCustomerId `{d}` already exists."
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return to_json(&CreateReply {
+            status: status(-501, format!("Invalid parameter: {}", problems.join(" "))),
+            account_id: None,
+        });
+    }
+    state.next_id += 1;
+    let id = state.next_id.to_string();
+    state.accounts.insert(
+        id.clone(),
+        SimAccount {
+            id: id.clone(),
+            company_id: company.to_owned(),
+            dealer_customer_id: dealer,
+            city_number: record.city_number,
+            cs_number: record.cs_number,
+            subscriber_number: record.subscriber_number,
+            mac_address: record.mac_address,
+            crc: record.crc,
+            account_type: record.account_type,
+            first_name: record.first_name,
+            last_name: record.last_name,
+            phones: record.phones,
+            email,
+            location_name: record.location_name,
+            plan_code: record.plan_code,
+            features: record.features.into_iter().collect(),
+            terminated: false,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+    );
+    to_json(&CreateReply {
+        status: ok(),
+        account_id: Some(id),
+    })
+}
