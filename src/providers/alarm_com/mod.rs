@@ -828,22 +828,7 @@ impl InteractiveServicesProvider for AlarmCom {
     async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
         let customer = Self::customer_id("change_plan", id)?;
         let current = self.account(id).await?;
-        if current.status == AccountStatus::Terminated {
-            return Err(Error::Conflict {
-                provider: PROVIDER.into(),
-                operation: "change_plan",
-                message: format!("customer {customer} is terminated"),
-            });
-        }
-        let plan = change
-            .plan
-            .clone()
-            .or_else(|| current.plan.clone())
-            .ok_or_else(|| Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: "change_plan",
-                detail: "the account has no plan and the change names none".into(),
-            })?;
+        let plan = super::plan_for_change(PROVIDER, id, &current, change)?;
         let next = change.apply_to(&current.add_ons);
         let on_off = |set: &BTreeSet<AddOn>| -> BTreeSet<String> {
             set.iter()

@@ -899,22 +899,7 @@ impl InteractiveServicesProvider for TotalConnect {
             });
         }
         let current = self.account(id).await?;
-        if current.status == AccountStatus::Terminated {
-            return Err(Error::Conflict {
-                provider: PROVIDER.into(),
-                operation: "change_plan",
-                message: format!("account {id} is terminated"),
-            });
-        }
-        let plan = change
-            .plan
-            .clone()
-            .or_else(|| current.plan.clone())
-            .ok_or_else(|| Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: "change_plan",
-                detail: "the account has no plan and the change names none".into(),
-            })?;
+        let plan = super::plan_for_change(PROVIDER, id, &current, change)?;
         let features: BTreeSet<String> = change
             .apply_to(&current.add_ons)
             .into_iter()
