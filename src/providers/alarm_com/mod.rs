@@ -684,17 +684,13 @@ impl InteractiveServicesProvider for AlarmCom {
         if builder_ok {
             granted.push("builder_program".into());
         } else if self.builder_program {
-            let lacking = if custom.contains(BUILDER_ROLE) {
-                BUILDER_ROLE
-            } else {
+            // With one of the two legacy roles, name the other; with neither, the custom role.
+            let lacking = if BUILDER_LEGACY_ROLES.iter().any(|r| legacy.contains(*r)) {
                 BUILDER_LEGACY_ROLES
                     .iter()
                     .copied()
                     .find(|r| !legacy.contains(*r))
                     .unwrap_or(BUILDER_ROLE)
-            };
-            let lacking = if BUILDER_LEGACY_ROLES.iter().any(|r| legacy.contains(*r)) {
-                lacking
             } else {
                 BUILDER_ROLE
             };

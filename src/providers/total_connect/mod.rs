@@ -36,7 +36,7 @@
 //!
 //! The e-mail (which triggers the Total Connect welcome e-mail) may have at most 50 characters.
 //! Missing fields and a long e-mail are reported together as
-//! [`Error::InvalidRequest`](crate::Error::InvalidRequest), before any request.
+//! [`Error::InvalidRequest`], before any request.
 //!
 //! ## Sessions, done the way integrators learned to
 //!
@@ -47,12 +47,12 @@
 //! - A rejected login (-100 authentication failed, -123 account locked, -50004 bad user name or
 //!   password, -7625 bad e-mail or password) stops this provider instance from ever logging in
 //!   again: that call and every later one fail at once with
-//!   [`Error::Unauthenticated`](crate::Error::Unauthenticated), sending nothing, because repeated
+//!   [`Error::Unauthenticated`], sending nothing, because repeated
 //!   logins lock the dealer's account (and have had access revoked). Build a new provider after
 //!   fixing the credentials.
-//! - An empty answer is [`Error::Unavailable`](crate::Error::Unavailable), never "bad password".
+//! - An empty answer is [`Error::Unavailable`], never "bad password".
 //! - Codes 4101, -4104 and -4108 are `Unavailable` and retryable; an unknown code fails closed
-//!   as [`Error::Vendor`](crate::Error::Vendor) carrying the code.
+//!   as [`Error::Vendor`] carrying the code.
 //!
 //! ## Result codes
 //!
