@@ -2,8 +2,19 @@
 
 use std::future::Future;
 
+use url::Url;
+
 use crate::error::{Error, Result};
 use crate::model::{AccountId, AccountStatus, IspAccount, PlanChange, PlanId};
+
+/// The URL with a trailing slash, so that joining a relative path keeps its last segment.
+pub(crate) fn as_folder(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
 
 /// The plan a change leads to, checked against the account as it is now: a terminated account
 /// takes no change, and the plan is the change's or else the current one.

@@ -8,4 +8,4 @@ pub mod total_connect;
 #[cfg(any(feature = "alarm-com", feature = "total-connect"))]
 mod common;
 #[cfg(any(feature = "alarm-com", feature = "total-connect"))]
-pub(crate) use common::{create_once, plan_for_change};
+pub(crate) use common::{as_folder, create_once, plan_for_change};

@@ -208,13 +208,9 @@ impl AlarmComBuilder {
                 .join(".")
                 .map_err(|e| invalid("endpoint", e.to_string()))?;
         }
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
         Ok(AlarmCom {
             transport: Transport::new(PROVIDER, self.options)?,
-            base,
+            base: super::as_folder(base),
             login,
             password,
             two_factor: creds.get("two_factor_device_id").cloned(),
@@ -572,9 +568,7 @@ impl AlarmCom {
             .call(
                 Service::CustomerManagement,
                 OP,
-                Node::new(OP)
-                    .xmlns(wire::NAMESPACE)
-                    .field("customerId", customer.to_string())
+                wire::customer_request(OP, customer)
                     .field("addOn", feature)
                     .field("quantity", quantity.to_string()),
                 true,
@@ -804,9 +798,7 @@ impl InteractiveServicesProvider for AlarmCom {
             .call(
                 Service::CustomerManagement,
                 OP,
-                Node::new(OP)
-                    .xmlns(wire::NAMESPACE)
-                    .field("customerId", customer.to_string()),
+                wire::customer_request(OP, customer),
                 true,
             )
             .await?;
@@ -893,9 +885,7 @@ impl InteractiveServicesProvider for AlarmCom {
             .call(
                 Service::CustomerManagement,
                 OP,
-                Node::new(OP)
-                    .xmlns(wire::NAMESPACE)
-                    .field("customerId", customer.to_string()),
+                wire::customer_request(OP, customer),
                 true,
             )
             .await?;

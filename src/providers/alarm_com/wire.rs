@@ -235,6 +235,13 @@ pub fn create_customer_input(req: &ProvisionRequest, plan: &PlanId) -> Node {
         )
 }
 
+/// An operation whose parameters start with `customerId`.
+pub fn customer_request(op: &str, customer_id: i64) -> Node {
+    Node::new(op)
+        .xmlns(NAMESPACE)
+        .field("customerId", customer_id.to_string())
+}
+
 /// `ChangeServicePlan` / `ChangeServicePlanValidationOnly` parameters.
 pub fn change_service_plan(
     op: &str,
@@ -242,9 +249,7 @@ pub fn change_service_plan(
     package_id: &str,
     add_ons: impl IntoIterator<Item = impl AsRef<str>>,
 ) -> Node {
-    Node::new(op)
-        .xmlns(NAMESPACE)
-        .field("customerId", customer_id.to_string())
+    customer_request(op, customer_id)
         .field("newPackageId", package_id)
         .child(add_on_list("addOnFeatures", add_ons))
 }

@@ -206,14 +206,9 @@ impl TotalConnectBuilder {
                 problems,
             });
         };
-        let mut base = base;
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
         Ok(TotalConnect {
             transport: Transport::new(PROVIDER, self.options)?,
-            base,
+            base: super::as_folder(base),
             user_name,
             password,
             application_id,
