@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
@@ -207,13 +207,10 @@ impl AlarmComSimulator {
             latency: Duration::ZERO,
             calls: Vec::new(),
         }));
-        let server = MockServer::builder().start().await;
-        Mock::given(any())
-            .respond_with(Responder {
-                state: state.clone(),
-            })
-            .mount(&server)
-            .await;
+        let server = crate::testkit::faults::serve(Responder {
+            state: state.clone(),
+        })
+        .await;
         Self { server, state }
     }
 

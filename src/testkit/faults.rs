@@ -9,7 +9,17 @@
 
 use std::time::Duration;
 
-use wiremock::ResponseTemplate;
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
+
+/// Starts a loopback server on which `responder` answers every request.
+pub(crate) async fn serve(responder: impl Respond + 'static) -> MockServer {
+    let server = MockServer::builder().start().await;
+    Mock::given(any())
+        .respond_with(responder)
+        .mount(&server)
+        .await;
+    server
+}
 
 /// What a fault knob does to the calls it catches.
 #[derive(Debug, Clone, PartialEq, Eq)]

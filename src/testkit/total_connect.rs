@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
@@ -237,13 +237,10 @@ impl TotalConnectSimulator {
             lock_after: None,
             bad_logins: BTreeMap::new(),
         }));
-        let server = MockServer::builder().start().await;
-        Mock::given(any())
-            .respond_with(Responder {
-                state: state.clone(),
-            })
-            .mount(&server)
-            .await;
+        let server = crate::testkit::faults::serve(Responder {
+            state: state.clone(),
+        })
+        .await;
         Self { server, state }
     }
 

@@ -562,6 +562,18 @@ impl AlarmCom {
         })
     }
 
+    /// A CustomerManagement operation that takes only `customerId` (a read or an idempotent
+    /// change).
+    async fn customer_call(&self, operation: &'static str, customer: i64) -> Result<Element> {
+        self.call(
+            Service::CustomerManagement,
+            operation,
+            wire::customer_request(operation, customer),
+            true,
+        )
+        .await
+    }
+
     async fn set_quantity(&self, customer: i64, feature: &str, quantity: u32) -> Result<()> {
         const OP: &str = "SetAddOnQuantity";
         let r = self
@@ -794,14 +806,7 @@ impl InteractiveServicesProvider for AlarmCom {
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {
         const OP: &str = "GetCustomerInfo";
         let customer = Self::customer_id("account", id)?;
-        let r = self
-            .call(
-                Service::CustomerManagement,
-                OP,
-                wire::customer_request(OP, customer),
-                true,
-            )
-            .await?;
+        let r = self.customer_call(OP, customer).await?;
         // An empty or nil result is how a missing customer may also come back.
         if r.children.is_empty() {
             return Err(Error::NotFound {
@@ -881,14 +886,7 @@ impl InteractiveServicesProvider for AlarmCom {
     async fn terminate(&self, id: &AccountId) -> Result<()> {
         const OP: &str = "TerminateCustomer";
         let customer = Self::customer_id("terminate", id)?;
-        let r = self
-            .call(
-                Service::CustomerManagement,
-                OP,
-                wire::customer_request(OP, customer),
-                true,
-            )
-            .await?;
+        let r = self.customer_call(OP, customer).await?;
         if Self::parse(OP, wire::parse_bool(&r.text))? {
             return Ok(());
         }
