@@ -25,8 +25,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use interactive_services::config::{CredentialOutcome, PlanCheck};
 use interactive_services::http::soap::SoapVersion;
 use interactive_services::providers::alarm_com::AlarmCom;
+use interactive_services::providers::alarm_com::simulator::AlarmComSimulator;
 use interactive_services::testkit::add_on_list;
-use interactive_services::testkit::alarm_com::AlarmComSimulator;
 use interactive_services::{
     Address, ConfiguredProvider, Error, InteractiveServicesProvider, IspAccount, IspConfig,
     PlanChange, ProvisionRequest,

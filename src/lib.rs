@@ -66,7 +66,7 @@ pub use error::{Error, Problem, Result, ValidationErrors};
 pub use model::*;
 pub use provider::{
     Capabilities, ConfiguredProvider, InteractiveServicesProvider, ProviderConstructor,
-    ProviderRegistry,
+    ProviderRegistry, ProviderSpec,
 };
 pub use secrecy;
 

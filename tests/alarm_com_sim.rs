@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use interactive_services::http::soap::SoapVersion;
 use interactive_services::http::{RetryPolicy, TransportOptions};
-use interactive_services::providers::alarm_com::{AddOnFeature, AlarmCom, PackageGroup, PanelType};
-use interactive_services::testkit::alarm_com::{
+use interactive_services::providers::alarm_com::simulator::{
     AlarmComSimulator, DEFAULT_LOGIN, FaultKind, FaultRule, SimLogin,
 };
+use interactive_services::providers::alarm_com::{AddOnFeature, AlarmCom, PackageGroup, PanelType};
 use interactive_services::testkit::conformance::{self, Options};
 use interactive_services::{
     AccountId, Address, Error, InteractiveServicesProvider, IspConfig, PlanChange,

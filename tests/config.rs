@@ -68,7 +68,7 @@ fn a_valid_config_builds_with_its_values() {
         .build()
         .expect("valid config");
     assert_eq!(config.name(), "Alarm.com (main)");
-    assert_eq!(config.provider(), &ProviderKind::AlarmCom);
+    assert_eq!(config.provider(), &ProviderKind::new("alarm_com"));
     assert_eq!(
         config.credentials().expose("login"),
         Some("integration-user")
@@ -156,7 +156,11 @@ fn provider_is_required_and_reported_as_unknown() {
 fn provider_accepts_common_spellings() {
     for spelling in ["alarm_com", "Alarm.com", "alarm-com", " AlarmCom "] {
         let config = alarm_com().provider(spelling).build().unwrap();
-        assert_eq!(config.provider(), &ProviderKind::AlarmCom, "{spelling}");
+        assert_eq!(
+            config.provider(),
+            &ProviderKind::new("alarm_com"),
+            "{spelling}"
+        );
     }
 }
 
@@ -173,7 +177,15 @@ fn invalid_config_error_names_the_provider() {
 
 #[test]
 fn credential_fields_of_each_built_in_provider() {
-    for kind in ProviderKind::BUILT_IN {
+    let specs = interactive_services::providers::built_in_specs();
+    assert_eq!(
+        specs.len(),
+        3,
+        "every built-in vendor is compiled in the tests"
+    );
+    for spec in specs {
+        let kind = ProviderKind::new(spec.name);
+        assert_eq!(kind.built_in().map(|s| s.name), Some(spec.name));
         let fields = kind.credential_fields();
         assert!(!fields.is_empty(), "{kind} has no credential fields");
         let mut keys: Vec<&str> = fields.iter().map(|f| f.key).collect();
@@ -193,7 +205,7 @@ fn credential_fields_of_each_built_in_provider() {
 
 #[test]
 fn alarm_com_credential_fields() {
-    let fields = ProviderKind::AlarmCom.credential_fields();
+    let fields = ProviderKind::new("alarm_com").credential_fields();
     let summary: Vec<(&str, bool, bool)> = fields
         .iter()
         .map(|f| (f.key, f.secret, f.required))
@@ -222,7 +234,7 @@ fn total_connect_and_brinks_credential_fields() {
             .collect()
     };
     assert_eq!(
-        required(ProviderKind::TotalConnect),
+        required(ProviderKind::new("total_connect")),
         vec![
             "user_name",
             "password",
@@ -232,17 +244,17 @@ fn total_connect_and_brinks_credential_fields() {
         ]
     );
     assert_eq!(
-        required(ProviderKind::BrinksHome),
+        required(ProviderKind::new("brinks_home")),
         vec!["app_id", "user_name", "password", "entity"]
     );
-    let app_id = ProviderKind::BrinksHome.credential_fields()[0];
+    let app_id = ProviderKind::new("brinks_home").credential_fields()[0];
     assert!(app_id.secret, "the Brinks appID is a secret");
 }
 
 #[test]
 fn contributed_providers_declare_no_fields_in_the_kind() {
     let kind: ProviderKind = "acme_connect".parse().unwrap();
-    assert_eq!(kind, ProviderKind::Other("acme_connect".into()));
+    assert_eq!(kind, ProviderKind::new("acme_connect"));
     assert!(kind.credential_fields().is_empty());
 }
 
@@ -541,7 +553,7 @@ fn from_toml_reads_every_key() {
     )
     .expect("valid TOML config");
     assert_eq!(config.name(), "Total Connect (main)");
-    assert_eq!(config.provider(), &ProviderKind::TotalConnect);
+    assert_eq!(config.provider(), &ProviderKind::new("total_connect"));
     assert_eq!(
         config.credentials().expose("password"),
         Some("correct horse")
@@ -626,7 +638,7 @@ fn from_json_reads_and_validates() {
         }"#,
     )
     .unwrap();
-    assert_eq!(config.provider(), &ProviderKind::AlarmCom);
+    assert_eq!(config.provider(), &ProviderKind::new("alarm_com"));
     assert!(config.builder_program());
     assert_eq!(config.default_plan().map(|p| p.as_str()), Some("9"));
 
@@ -704,7 +716,7 @@ fn from_env_vars_reads_the_documented_keys() {
     ]))
     .expect("valid env config");
     assert_eq!(config.name(), "Alarm.com (env)");
-    assert_eq!(config.provider(), &ProviderKind::AlarmCom);
+    assert_eq!(config.provider(), &ProviderKind::new("alarm_com"));
     assert_eq!(
         config.endpoint().map(|u| u.as_str()),
         Some("http://127.0.0.1:9999/ws")

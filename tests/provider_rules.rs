@@ -120,7 +120,7 @@ impl WireProbe {
 #[async_trait]
 impl InteractiveServicesProvider for WireProbe {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Other(PROBE.into())
+        ProviderKind::new(PROBE)
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::ALL
@@ -392,10 +392,7 @@ async fn an_inactive_config_leaves_existing_accounts_as_they_are() {
     );
     let inactive_config = in_memory_config(Status::Inactive, Some("basic"));
     let inactive = ConfiguredProvider::new(Arc::new(shared.clone()), &inactive_config);
-    assert_eq!(
-        inactive.inner().kind(),
-        ProviderKind::Other("in_memory".into())
-    );
+    assert_eq!(inactive.inner().kind(), ProviderKind::new("in_memory"));
 
     let account = active.provision(&customer("C-1")).await.unwrap();
     let before = inactive.account(&account.id).await.unwrap();
@@ -557,14 +554,14 @@ fn registered_names_and_fields_are_listed() {
         "names are kept in lower case: {names:?}"
     );
     let fields = registry
-        .credential_fields(&ProviderKind::Other("in_memory".into()))
+        .credential_fields(&ProviderKind::new("in_memory"))
         .expect("fields");
     assert_eq!(fields.len(), 1);
     assert_eq!(fields[0].key, "token");
     assert!(fields[0].secret && fields[0].required);
     assert!(
         registry
-            .credential_fields(&ProviderKind::Other("nope".into()))
+            .credential_fields(&ProviderKind::new("nope"))
             .is_none()
     );
     let debug = format!("{registry:?}");
@@ -646,7 +643,7 @@ fn each_configuration_gets_a_provider_of_its_kind() {
     let provider = registry()
         .build(&in_memory_config(Status::Active, None))
         .unwrap();
-    assert_eq!(provider.kind(), ProviderKind::Other("in_memory".into()));
+    assert_eq!(provider.kind(), ProviderKind::new("in_memory"));
     assert_eq!(provider.kind().to_string(), testkit::IN_MEMORY);
     assert_eq!(provider.capabilities(), Capabilities::ALL);
 }
@@ -655,7 +652,7 @@ fn each_configuration_gets_a_provider_of_its_kind() {
 // Forwarding impls
 
 async fn exercise<P: InteractiveServicesProvider>(p: &P, dealer_id: &str) {
-    assert_eq!(p.kind(), ProviderKind::Other("in_memory".into()));
+    assert_eq!(p.kind(), ProviderKind::new("in_memory"));
     assert_eq!(p.capabilities(), Capabilities::ALL);
     p.validate_credentials().await.unwrap();
     let plans = p.service_plans().await.unwrap();
@@ -707,7 +704,7 @@ struct Minimal;
 #[async_trait]
 impl InteractiveServicesProvider for Minimal {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Other("minimal".into())
+        ProviderKind::new("minimal")
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::NONE

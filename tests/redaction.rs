@@ -641,7 +641,7 @@ fn a_contributed_provider_round_trips_its_token() {
     InMemoryProvider::register(&mut registry);
     let config = in_memory_builder().build().unwrap();
     let loaded = IspConfig::from_json(config.to_json_with_secrets().expose_secret()).unwrap();
-    assert_eq!(loaded.provider(), &ProviderKind::Other("in_memory".into()));
+    assert_eq!(loaded.provider(), &ProviderKind::new("in_memory"));
     assert_eq!(loaded.credentials().expose("token"), Some(TOKEN));
     let provider: Arc<dyn interactive_services::InteractiveServicesProvider> =
         registry.build(&loaded).unwrap();

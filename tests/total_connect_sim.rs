@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use interactive_services::http::{RetryPolicy, TransportOptions};
 use interactive_services::providers::total_connect::TotalConnect;
-use interactive_services::providers::total_connect::wire::{self, CodeClass};
-use interactive_services::testkit::conformance::{self, Options};
-use interactive_services::testkit::total_connect::{
+use interactive_services::providers::total_connect::simulator::{
     APPLICATION_ID, APPLICATION_VERSION, COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USER, FaultKind,
     FaultRule, SimUser, TotalConnectSimulator,
 };
+use interactive_services::providers::total_connect::{CodeClass, RESULT_CODES};
+use interactive_services::testkit::conformance::{self, Options};
 use interactive_services::{
     AccountId, Error, FeatureId, InteractiveServicesProvider, IspConfig, PlanChange,
     ProviderRegistry, ProvisionRequest,
@@ -324,7 +324,7 @@ async fn an_empty_answer_is_unavailable_not_unauthenticated() {
     // scoped mocks cannot be used here, as dropping one next to a lower-priority mock
     // deactivates the wrong mock.)
     Mock::given(method("POST"))
-        .and(path(format!("/{}", wire::SOAP_PATH)))
+        .and(path("/TC21api/tc2.asmx"))
         .respond_with(ResponseTemplate::new(200))
         .with_priority(1)
         .up_to_n_times(1)
@@ -348,7 +348,7 @@ async fn an_empty_answer_is_unavailable_not_unauthenticated() {
     Mock::given(method("GET"))
         .and(path(format!(
             "/{}companies/{COMPANY_ID}/plans",
-            wire::DEALER_API_PATH
+            "AlarmNet360/api/v1/"
         )))
         .respond_with(ResponseTemplate::new(200))
         .with_priority(1)
@@ -390,7 +390,7 @@ async fn every_result_code_maps_to_its_documented_error() {
     let sim = TotalConnectSimulator::start().await;
     let id = AccountId::new("5100001");
     let mut checked = 0;
-    for &(code, class, meaning) in wire::RESULT_CODES {
+    for &(code, class, meaning) in RESULT_CODES {
         if matches!(class, CodeClass::Success | CodeClass::InvalidSession) {
             continue;
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use interactive_services::http::{RetryPolicy, TransportOptions};
 use interactive_services::providers::alarm_com::AlarmCom;
-use interactive_services::testkit::alarm_com::{
+use interactive_services::providers::alarm_com::simulator::{
     AlarmComSimulator, DEFAULT_LOGIN, DEFAULT_PASSWORD, FaultKind, FaultRule,
 };
 use interactive_services::{InteractiveServicesProvider, PlanChange, ProvisionRequest};

@@ -425,7 +425,7 @@ const SOAP12_FAULT: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 
 fn soap_request(server: &MockServer, idempotent: bool) -> Request {
     let mut r = request(server, idempotent);
-    r.soap = true;
+    r.accept = Some(interactive_services::http::soap::accept_fault);
     r
 }
 

@@ -489,7 +489,14 @@ impl IspConfigBuilder {
             None | Some("") => {
                 problems.push(
                     "provider",
-                    "choose a provider: alarm_com, total_connect or brinks_home",
+                    format!(
+                        "choose a provider: {}",
+                        crate::providers::built_in_specs()
+                            .iter()
+                            .map(|s| s.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 );
                 None
             }
@@ -497,23 +504,24 @@ impl IspConfigBuilder {
         };
 
         if let Some(kind) = &provider {
+            let spec = kind.built_in();
             // credentials
-            let fields = kind.credential_fields();
-            if !fields.is_empty() {
-                check_credentials(&self.credentials, fields, &mut problems);
-            } else {
-                for key in self.credentials.keys() {
-                    if self.credentials.non_blank(key).is_none() {
-                        problems.push(
-                            format!("credentials.{key}"),
-                            "this credential is blank; fill it in or remove it",
-                        );
+            match spec {
+                Some(spec) => spec.validate_credentials(&self.credentials, &mut problems),
+                None => {
+                    for key in self.credentials.keys() {
+                        if self.credentials.non_blank(key).is_none() {
+                            problems.push(
+                                format!("credentials.{key}"),
+                                "this credential is blank; fill it in or remove it",
+                            );
+                        }
                     }
                 }
             }
 
             // builder program
-            if self.builder_program && !kind.has_builder_program() {
+            if self.builder_program && spec.is_some_and(|s| !s.builder_program) {
                 problems.push(
                     "builder_program",
                     format!(
@@ -525,14 +533,25 @@ impl IspConfigBuilder {
 
             // default plan
             if let Some(plan) = &self.default_plan {
-                if let Err(why) = kind.check_plan_id(plan) {
-                    problems.push("default_plan", why);
+                let plan = plan.trim();
+                if plan.is_empty() {
+                    problems.push(
+                        "default_plan",
+                        "the service plan id is blank; leave it out or give a plan id",
+                    );
+                } else {
+                    let rule = spec.map_or(crate::provider::any_plan_id as fn(&str) -> _, |s| {
+                        s.check_plan_id
+                    });
+                    if let Err(why) = rule(plan) {
+                        problems.push("default_plan", why);
+                    }
                 }
             }
 
             // callback
             if let Some(cb) = &self.callback {
-                if !kind.has_callbacks() && !matches!(kind, ProviderKind::Other(_)) {
+                if spec.is_some_and(|s| !s.callbacks) {
                     problems.push(
                         "callback",
                         format!(

@@ -12,8 +12,9 @@
 //!   did not reach the vendor: the connection was refused, or the vendor answered 429. After a
 //!   timeout, a reset or a 5xx it fails, and the caller decides (Alarm.com's provisioning looks
 //!   the customer up before creating again).
-//! - A SOAP fault answered with HTTP 500 is the vendor's definitive answer and is returned to
-//!   the caller, not retried.
+//! - An answer outside 2xx that a request's [`accept`](Request::accept) hook recognises (for
+//!   SOAP services, [`soap::accept_fault`]: a fault answered with HTTP 500) is the vendor's
+//!   definitive answer and is returned to the caller, not retried.
 
 pub mod soap;
 
@@ -121,8 +122,9 @@ pub struct Request {
     /// Whether repeating the request is harmless, so that it may be retried after it may have
     /// reached the vendor.
     pub idempotent: bool,
-    /// Whether a SOAP fault answered with HTTP 500 is a normal (definitive) answer.
-    pub soap: bool,
+    /// Recognises an answer outside 2xx that is still the vendor's definitive answer, to be
+    /// returned rather than turned into an error (SOAP: [`soap::accept_fault`]).
+    pub accept: Option<fn(StatusCode, &[u8]) -> bool>,
 }
 
 impl Request {
@@ -135,7 +137,7 @@ impl Request {
             headers: HeaderMap::new(),
             body: Vec::new(),
             idempotent: false,
-            soap: false,
+            accept: None,
         }
     }
 }
@@ -176,7 +178,7 @@ impl std::fmt::Debug for Request {
             .field("headers", &headers_debug(&self.headers))
             .field("body_bytes", &self.body.len())
             .field("idempotent", &self.idempotent)
-            .field("soap", &self.soap)
+            .field("accept", &self.accept.is_some())
             .finish()
     }
 }
@@ -446,9 +448,9 @@ impl Transport {
         if status.is_success() {
             return Attempt::Done(response);
         }
-        if request.soap
-            && status == StatusCode::INTERNAL_SERVER_ERROR
-            && soap::is_fault(&response.body)
+        if request
+            .accept
+            .is_some_and(|accept| accept(status, &response.body))
         {
             return Attempt::Done(response);
         }

@@ -2,7 +2,7 @@
 //!
 //! Nothing here knows a wire format; each provider maps its vendor's shapes onto these.
 
-mod kind;
+pub(crate) mod kind;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

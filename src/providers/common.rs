@@ -1,4 +1,5 @@
-//! What the built-in vendor providers share: the no-duplicate create and plan-change checks.
+//! What vendor providers share, built-in or contributed: the at-most-once create and the
+//! plan-change checks.
 
 use std::future::Future;
 
@@ -8,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, AccountStatus, IspAccount, PlanChange, PlanId};
 
 /// The URL with a trailing slash, so that joining a relative path keeps its last segment.
-pub(crate) fn as_folder(mut url: Url) -> Url {
+pub fn as_folder(mut url: Url) -> Url {
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -18,7 +19,7 @@ pub(crate) fn as_folder(mut url: Url) -> Url {
 
 /// The plan a change leads to, checked against the account as it is now: a terminated account
 /// takes no change, and the plan is the change's or else the current one.
-pub(crate) fn plan_for_change(
+pub fn plan_for_change(
     provider: &str,
     id: &AccountId,
     current: &IspAccount,
@@ -44,7 +45,7 @@ pub(crate) fn plan_for_change(
 
 /// Whether an error leaves it unknown if a request took effect at the vendor: no usable answer
 /// came back (timeout, reset, 5xx, cut-off or unreadable body).
-pub(crate) fn outcome_unknown(e: &Error) -> bool {
+pub fn outcome_unknown(e: &Error) -> bool {
     matches!(
         e,
         Error::Timeout { .. }
@@ -61,7 +62,7 @@ pub(crate) fn outcome_unknown(e: &Error) -> bool {
 /// 2. create; when the outcome is unknown, look up again and return the customer that was made;
 ///    only when the lookup finds nothing is the create repeated (at most `attempts` creates);
 /// 3. a failed lookup ends the call: creating again could make a duplicate.
-pub(crate) async fn create_once<L, LF, C, CF, R, RF>(
+pub async fn create_once<L, LF, C, CF, R, RF>(
     provider: &str,
     dealer_customer_id: &str,
     attempts: u32,

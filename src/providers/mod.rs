@@ -1,11 +1,46 @@
-//! The built-in providers, one module a vendor.
+//! The built-in providers, one folder a vendor.
+//!
+//! Everything about a vendor lives in its folder: its [`ProviderSpec`] (`spec.rs`: name,
+//! credential fields, plan-id rule, optional features), its provider and options, its wire
+//! format, and its simulator (behind the `testkit` feature). The vendor-neutral core learns the
+//! vendors from [`built_in_specs`] and [`register_built_ins`], the one list below. Adding a
+//! vendor touches its folder, this list, `Cargo.toml` features and the docs.
+//!
+//! [`common`] holds what vendor providers share (and what a contributed provider may reuse):
+//! the at-most-once create and the plan-change checks.
+
+use crate::provider::{ProviderRegistry, ProviderSpec};
+
+pub mod common;
 
 #[cfg(feature = "alarm-com")]
 pub mod alarm_com;
+#[cfg(feature = "brinks-home")]
+pub mod brinks_home;
 #[cfg(feature = "total-connect")]
 pub mod total_connect;
 
-#[cfg(any(feature = "alarm-com", feature = "total-connect"))]
-mod common;
-#[cfg(any(feature = "alarm-com", feature = "total-connect"))]
-pub(crate) use common::{as_folder, create_once, plan_for_change};
+static BUILT_IN: &[&ProviderSpec] = &[
+    #[cfg(feature = "alarm-com")]
+    &alarm_com::SPEC,
+    #[cfg(feature = "total-connect")]
+    &total_connect::SPEC,
+    #[cfg(feature = "brinks-home")]
+    &brinks_home::SPEC,
+];
+
+/// The specs of the built-in providers compiled in (by cargo feature).
+pub fn built_in_specs() -> &'static [&'static ProviderSpec] {
+    BUILT_IN
+}
+
+/// Registers every built-in provider compiled in.
+pub fn register_built_ins(registry: &mut ProviderRegistry) {
+    #[cfg(feature = "alarm-com")]
+    alarm_com::register(registry);
+    #[cfg(feature = "total-connect")]
+    total_connect::register(registry);
+    #[cfg(feature = "brinks-home")]
+    brinks_home::register(registry);
+    let _ = registry;
+}

@@ -1,18 +1,11 @@
 //! Fault knobs shared by the vendor simulators, and the HTTP answers that carry them out.
 
-// The crate-private helpers serve the vendor simulators, which are compiled only with a vendor
-// feature; `testkit` alone keeps the public knob types.
-#![cfg_attr(
-    not(any(feature = "alarm-com", feature = "total-connect")),
-    allow(dead_code)
-)]
-
 use std::time::Duration;
 
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
 
 /// Starts a loopback server on which `responder` answers every request.
-pub(crate) async fn serve(responder: impl Respond + 'static) -> MockServer {
+pub async fn serve(responder: impl Respond + 'static) -> MockServer {
     let server = MockServer::builder().start().await;
     Mock::given(any())
         .respond_with(responder)
@@ -85,7 +78,7 @@ impl FaultRule {
 }
 
 /// Takes the first armed rule for `operation` (or for any operation), counting it down.
-pub(crate) fn take_fault(rules: &mut Vec<FaultRule>, operation: &str) -> Option<FaultKind> {
+pub fn take_fault(rules: &mut Vec<FaultRule>, operation: &str) -> Option<FaultKind> {
     let rule = rules
         .iter_mut()
         .find(|r| r.times > 0 && r.operation.as_deref().is_none_or(|o| o == operation))?;
@@ -95,7 +88,8 @@ pub(crate) fn take_fault(rules: &mut Vec<FaultRule>, operation: &str) -> Option<
     Some(kind)
 }
 
-pub(crate) fn html_page(status: u16, title: &str) -> ResponseTemplate {
+/// An HTML error page with `status`, as a proxy or an outage answers.
+pub fn html_page(status: u16, title: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .insert_header("content-type", "text/html; charset=utf-8")
         .set_body_string(format!(
@@ -105,7 +99,7 @@ pub(crate) fn html_page(status: u16, title: &str) -> ResponseTemplate {
 
 /// A response whose announced length is longer than what is sent: the client sees the
 /// connection close in the middle of the body.
-pub(crate) fn cut_off(body: &str) -> ResponseTemplate {
+pub fn cut_off(body: &str) -> ResponseTemplate {
     let half = body.get(..body.len() / 2).unwrap_or("");
     ResponseTemplate::new(200)
         .insert_header("content-type", "text/xml; charset=utf-8")
@@ -116,7 +110,7 @@ pub(crate) fn cut_off(body: &str) -> ResponseTemplate {
 /// The connection closes before the answer is complete: the status line and one byte of a
 /// body announced as 4 KiB arrive, then nothing. (A MockServer cannot close a connection
 /// before the status line; to a client both are an answer that never completed.)
-pub(crate) fn drop_connection() -> ResponseTemplate {
+pub fn drop_connection() -> ResponseTemplate {
     ResponseTemplate::new(200)
         .insert_header("content-length", "4096")
         .set_body_raw(b"<".to_vec(), "text/xml; charset=utf-8")

@@ -146,7 +146,7 @@ impl InMemoryProvider {
 #[async_trait]
 impl InteractiveServicesProvider for InMemoryProvider {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Other(IN_MEMORY.into())
+        ProviderKind::from_static(IN_MEMORY)
     }
 
     fn capabilities(&self) -> Capabilities {

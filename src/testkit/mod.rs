@@ -3,12 +3,12 @@
 //!
 //! This module is for tests and examples; it panics on failed assertions by design.
 
-#[cfg(feature = "alarm-com")]
-pub mod alarm_com;
+//!
+//! Each vendor's simulator lives in the vendor's own folder (for example
+//! `providers::alarm_com::simulator`), built on the fault knobs and helpers of [`faults`].
+
 pub mod conformance;
 pub mod faults;
 mod memory;
-#[cfg(feature = "total-connect")]
-pub mod total_connect;
 
 pub use memory::{EVENT_PAGE_SIZE, IN_MEMORY, InMemoryProvider, add_on_list};

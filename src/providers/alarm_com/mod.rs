@@ -82,27 +82,32 @@
 //! - an unknown customer id answered with a fault whose text says the customer was not found;
 //! - `TerminateCustomer` answering `false` for a customer already terminated.
 
-pub mod wire;
+#[cfg(feature = "testkit")]
+pub mod simulator;
+mod spec;
+pub(crate) mod wire;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use reqwest::Method;
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::config::IspConfig;
 use crate::error::{Error, Result};
-use crate::http::soap::{self, Element, Node, SoapError, SoapFault, SoapVersion};
-use crate::http::{Request, Transport, TransportOptions, header_name, header_value};
+use crate::http::soap::{
+    Element, Node, SoapCall, SoapClient, SoapError, SoapFailure, SoapFault, SoapVersion,
+};
+use crate::http::{Transport, TransportOptions};
 use crate::model::{
     AccountId, AccountStatus, AddOn, CredentialCheck, IspAccount, MissingPermission, PlanChange,
     PlanId, ProviderKind, ProvisionRequest, ServicePlan,
 };
-use crate::provider::{Capabilities, InteractiveServicesProvider};
+use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
 
+pub use spec::{KIND, NAME, SPEC};
 pub use wire::{AddOnFeature, PackageGroup, PanelType, Service};
 
 /// Alarm.com's production web services folder.
@@ -110,7 +115,7 @@ pub const PRODUCTION_ENDPOINT: &str = "https://alarmadmin.alarm.com/WebServices/
 /// Alarm.com's integrator test host.
 pub const TEST_ENDPOINT: &str = "https://alarmadmin.test-us.adcinternal.com/WebServices/";
 
-const PROVIDER: &str = "alarm_com";
+const PROVIDER: &str = NAME;
 
 /// The legacy role an account owner's integration login needs.
 pub const INTEGRATION_ROLE: &str = "SecurityTrax Integration User";
@@ -119,21 +124,26 @@ pub const INTEGRATION_TEMPLATE: &str = "SecurityTrax Integration";
 /// The permission billing sync needs.
 pub const BILLING_PERMISSION: &str = "setSecurityTraxSettings";
 /// The custom role for Builder Program calls.
-pub const BUILDER_ROLE: &str = "Builder Program";
+pub const BUILDER_PROGRAM_ROLE: &str = "Builder Program";
 /// The two legacy roles that together also allow Builder Program calls.
-pub const BUILDER_LEGACY_ROLES: [&str; 2] = ["Dealer Administrator", "Manage Builder Program"];
+pub const BUILDER_PROGRAM_LEGACY_ROLES: [&str; 2] =
+    ["Dealer Administrator", "Manage Builder Program"];
+
+/// Registers Alarm.com in `registry`.
+pub(crate) fn register(registry: &mut ProviderRegistry) {
+    registry.register_spec(SPEC, |config: &IspConfig| {
+        let provider = AlarmCom::from_config(config)?;
+        Ok(Arc::new(provider) as Arc<dyn InteractiveServicesProvider>)
+    });
+}
 
 /// The Alarm.com provider. Build it with [`AlarmCom::from_config`] or [`AlarmCom::builder`].
 #[derive(Debug)]
 pub struct AlarmCom {
-    transport: Transport,
+    soap: SoapClient,
     base: Url,
-    login: String,
-    password: SecretString,
-    two_factor: Option<SecretString>,
-    dealer_id: Option<i64>,
+    login: spec::Login,
     builder_program: bool,
-    version: SoapVersion,
     caller_version: OnceCell<String>,
 }
 
@@ -161,71 +171,31 @@ impl AlarmComBuilder {
     /// Builds the provider.
     pub fn build(self) -> Result<AlarmCom> {
         let config = &self.config;
-        let invalid = |field: &str, msg: String| {
+        let login = spec::Login::from_config(config)?;
+        let invalid = |msg: String| {
             let mut problems = crate::ValidationErrors::new();
-            problems.push(field, msg);
+            problems.push("endpoint", msg);
             Error::InvalidConfig {
                 provider: PROVIDER.into(),
                 problems,
             }
         };
-        if config.provider() != &ProviderKind::AlarmCom {
-            return Err(invalid(
-                "provider",
-                format!(
-                    "the configuration is for {}, not Alarm.com",
-                    config.provider()
-                ),
-            ));
-        }
-        let creds = config.credentials();
-        let login = creds
-            .non_blank("login")
-            .ok_or_else(|| invalid("credentials.login", "the login is required".into()))?
-            .to_owned();
-        let password = creds
-            .get("password")
-            .filter(|p| !p.expose_secret().trim().is_empty())
-            .cloned()
-            .ok_or_else(|| invalid("credentials.password", "the password is required".into()))?;
-        let dealer_id = match creds.non_blank("dealer_id") {
-            None => None,
-            Some(d) => Some(d.trim().parse::<i64>().map_err(|_| {
-                invalid(
-                    "credentials.dealer_id",
-                    format!("`{d}` is not an Alarm.com dealer id (a whole number)"),
-                )
-            })?),
-        };
         let mut base = match config.endpoint() {
             Some(u) => u.clone(),
-            None => {
-                Url::parse(PRODUCTION_ENDPOINT).map_err(|e| invalid("endpoint", e.to_string()))?
-            }
+            None => Url::parse(PRODUCTION_ENDPOINT).map_err(|e| invalid(e.to_string()))?,
         };
         if base.path().to_ascii_lowercase().ends_with(".asmx") {
-            base = base
-                .join(".")
-                .map_err(|e| invalid("endpoint", e.to_string()))?;
+            base = base.join(".").map_err(|e| invalid(e.to_string()))?;
         }
+        let transport = Transport::new(PROVIDER, self.options)?;
         Ok(AlarmCom {
-            transport: Transport::new(PROVIDER, self.options)?,
-            base: super::as_folder(base),
+            soap: SoapClient::new(transport, self.version, wire::NAMESPACE, wire::ACTION_BASE),
+            base: super::common::as_folder(base),
             login,
-            password,
-            two_factor: creds.get("two_factor_device_id").cloned(),
-            dealer_id,
             builder_program: config.builder_program(),
-            version: self.version,
             caller_version: OnceCell::new(),
         })
     }
-}
-
-/// Everything a call can answer that is not a result.
-enum CallError {
-    Fault(SoapFault),
-    Other(Error),
 }
 
 impl AlarmCom {
@@ -263,69 +233,7 @@ impl AlarmCom {
     }
 
     /// Sends one operation and returns the `<Op>Result` element (or the `<Op>Response` element
-    /// when there is no result), or the fault.
-    async fn call_raw(
-        &self,
-        service: Service,
-        operation: &'static str,
-        body: Node,
-        idempotent: bool,
-    ) -> std::result::Result<Element, CallError> {
-        let header = wire::authentication_header(
-            &self.login,
-            self.password.expose_secret(),
-            self.two_factor
-                .as_ref()
-                .map(|s| s.expose_secret())
-                .unwrap_or(""),
-        );
-        let envelope = soap::envelope(self.version, Some(&header), &body);
-        let action = wire::action(operation);
-        let (content_type, soap_action) = self.version.headers(&action);
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            header_value(PROVIDER, operation, &content_type).map_err(CallError::Other)?,
-        );
-        if let Some(a) = soap_action {
-            headers.insert(
-                header_name("soapaction"),
-                header_value(PROVIDER, operation, &a).map_err(CallError::Other)?,
-            );
-        }
-        let url = self.service_url(service).map_err(CallError::Other)?;
-        let mut request = Request::new(operation, Method::POST, url);
-        request.headers = headers;
-        request.body = envelope.into_bytes();
-        request.idempotent = idempotent;
-        request.soap = true;
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(CallError::Other)?;
-        let element = match soap::read_envelope(&response.body) {
-            Ok(e) => e,
-            Err(SoapError::Fault(f)) => return Err(CallError::Fault(f)),
-            Err(SoapError::Invalid(detail)) => {
-                return Err(CallError::Other(Self::invalid_response(operation, detail)));
-            }
-        };
-        let expected = format!("{operation}Response");
-        if element.name != expected {
-            return Err(CallError::Other(Self::invalid_response(
-                operation,
-                format!("expected <{expected}>, got <{}>", element.name),
-            )));
-        }
-        let result_name = format!("{operation}Result");
-        Ok(match element.child(&result_name) {
-            Some(r) => r.clone(),
-            None => element,
-        })
-    }
-
-    /// [`call_raw`](Self::call_raw) with faults mapped to the crate's errors.
+    /// when there is no result), with faults mapped to the crate's errors.
     async fn call(
         &self,
         service: Service,
@@ -333,12 +241,26 @@ impl AlarmCom {
         body: Node,
         idempotent: bool,
     ) -> Result<Element> {
-        self.call_raw(service, operation, body, idempotent)
+        let header = wire::authentication_header(
+            &self.login.login,
+            self.login.password.expose_secret(),
+            self.login
+                .two_factor
+                .as_ref()
+                .map(|s| s.expose_secret())
+                .unwrap_or(""),
+        );
+        let call = SoapCall {
+            url: self.service_url(service)?,
+            operation,
+            header: Some(&header),
+            body,
+            idempotent,
+        };
+        self.soap
+            .call_result(call)
             .await
-            .map_err(|e| match e {
-                CallError::Fault(f) => self.fault_error(operation, f),
-                CallError::Other(e) => e,
-            })
+            .map_err(|f: SoapFailure| f.into_error(|fault| self.fault_error(operation, fault)))
     }
 
     fn fault_error(&self, operation: &'static str, fault: SoapFault) -> Error {
@@ -378,7 +300,7 @@ impl AlarmCom {
 
     /// The name to show and the steps to grant a missing role or permission.
     fn permission_guidance(&self, missing: &str) -> (String, String) {
-        let sub_dealer = self.dealer_id.is_some();
+        let sub_dealer = self.login.dealer_id.is_some();
         if missing == INTEGRATION_ROLE || missing.contains(INTEGRATION_TEMPLATE) {
             return self.integration_guidance(sub_dealer);
         }
@@ -388,7 +310,7 @@ impl AlarmCom {
                 if sub_dealer {
                     format!(
                         "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. Ask the account owner to grant it to sub-dealer {} in the Alarm.com Partner Portal (dealer settings, permissions).",
-                        self.dealer_id.unwrap_or_default()
+                        self.login.dealer_id.unwrap_or_default()
                     )
                 } else {
                     format!(
@@ -397,12 +319,12 @@ impl AlarmCom {
                 },
             );
         }
-        if missing == BUILDER_ROLE || BUILDER_LEGACY_ROLES.contains(&missing) {
+        if missing == BUILDER_PROGRAM_ROLE || BUILDER_PROGRAM_LEGACY_ROLES.contains(&missing) {
             return (
                 missing.to_owned(),
                 format!(
-                    "Builder Program calls need the custom role \"{BUILDER_ROLE}\", or both legacy roles \"{}\" and \"{}\". Give the integration login one of these in the Alarm.com Partner Portal (Users, edit the login, Roles).",
-                    BUILDER_LEGACY_ROLES[0], BUILDER_LEGACY_ROLES[1]
+                    "Builder Program calls need the custom role \"{BUILDER_PROGRAM_ROLE}\", or both legacy roles \"{}\" and \"{}\". Give the integration login one of these in the Alarm.com Partner Portal (Users, edit the login, Roles).",
+                    BUILDER_PROGRAM_LEGACY_ROLES[0], BUILDER_PROGRAM_LEGACY_ROLES[1]
                 ),
             );
         }
@@ -420,7 +342,7 @@ impl AlarmCom {
                 format!("a custom role from the \"{INTEGRATION_TEMPLATE}\" template"),
                 format!(
                     "This login belongs to sub-dealer {}. Ask the account owner to create a custom role from the \"{INTEGRATION_TEMPLATE}\" template in the Alarm.com Partner Portal (Roles, new custom role) and assign it to this login.",
-                    self.dealer_id.unwrap_or_default()
+                    self.login.dealer_id.unwrap_or_default()
                 ),
             )
         } else {
@@ -509,7 +431,7 @@ impl AlarmCom {
 
     async fn create_once(&self, request: &ProvisionRequest, plan: &PlanId) -> Result<IspAccount> {
         let input = wire::create_customer_input(request, plan);
-        let (op, body) = match self.dealer_id {
+        let (op, body) = match self.login.dealer_id {
             Some(d) => (
                 "CreateCustomerForDealer",
                 Node::new("CreateCustomerForDealer")
@@ -593,7 +515,7 @@ impl AlarmCom {
 #[async_trait]
 impl InteractiveServicesProvider for AlarmCom {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::AlarmCom
+        KIND
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -658,7 +580,7 @@ impl InteractiveServicesProvider for AlarmCom {
             })
             .unwrap_or_default();
 
-        let sub_dealer = self.dealer_id.is_some();
+        let sub_dealer = self.login.dealer_id.is_some();
         let can_provision = if sub_dealer {
             templates.contains(INTEGRATION_TEMPLATE)
         } else {
@@ -685,20 +607,25 @@ impl InteractiveServicesProvider for AlarmCom {
                 guidance,
             });
         }
-        let builder_ok = custom.contains(BUILDER_ROLE)
-            || BUILDER_LEGACY_ROLES.iter().all(|r| legacy.contains(*r));
+        let builder_ok = custom.contains(BUILDER_PROGRAM_ROLE)
+            || BUILDER_PROGRAM_LEGACY_ROLES
+                .iter()
+                .all(|r| legacy.contains(*r));
         if builder_ok {
             granted.push("builder_program".into());
         } else if self.builder_program {
             // With one of the two legacy roles, name the other; with neither, the custom role.
-            let lacking = if BUILDER_LEGACY_ROLES.iter().any(|r| legacy.contains(*r)) {
-                BUILDER_LEGACY_ROLES
+            let lacking = if BUILDER_PROGRAM_LEGACY_ROLES
+                .iter()
+                .any(|r| legacy.contains(*r))
+            {
+                BUILDER_PROGRAM_LEGACY_ROLES
                     .iter()
                     .copied()
                     .find(|r| !legacy.contains(*r))
-                    .unwrap_or(BUILDER_ROLE)
+                    .unwrap_or(BUILDER_PROGRAM_ROLE)
             } else {
-                BUILDER_ROLE
+                BUILDER_PROGRAM_ROLE
             };
             let (permission, guidance) = self.permission_guidance(lacking);
             missing.push(MissingPermission {
@@ -711,7 +638,7 @@ impl InteractiveServicesProvider for AlarmCom {
             login: r
                 .child_text("LoginName")
                 .filter(|l| !l.is_empty())
-                .unwrap_or(&self.login)
+                .unwrap_or(&self.login.login)
                 .to_owned(),
             granted,
             missing,
@@ -729,7 +656,7 @@ impl InteractiveServicesProvider for AlarmCom {
                     OP,
                     Node::new(OP).xmlns(wire::NAMESPACE).child(
                         Node::new("input")
-                            .field("DealerId", self.dealer_id.unwrap_or(0).to_string())
+                            .field("DealerId", self.login.dealer_id.unwrap_or(0).to_string())
                             .field("accountType", account_type)
                             .field("CallerVersion", caller_version.as_str()),
                     ),
@@ -767,7 +694,7 @@ impl InteractiveServicesProvider for AlarmCom {
             operation: "provision",
             detail: "the request names no service plan (package id)".into(),
         })?;
-        if let Err(why) = ProviderKind::AlarmCom.check_plan_id(plan.as_str()) {
+        if let Err(why) = (SPEC.check_plan_id)(plan.as_str()) {
             return Err(Error::InvalidRequest {
                 provider: PROVIDER.into(),
                 operation: "provision",
@@ -775,10 +702,10 @@ impl InteractiveServicesProvider for AlarmCom {
             });
         }
         let dealer_id = request.dealer_customer_id.as_str();
-        let mut account = super::create_once(
+        let mut account = super::common::create_once(
             PROVIDER,
             dealer_id,
-            self.transport.options().retry.max_attempts,
+            self.soap.transport().options().retry.max_attempts,
             || self.lookup_dealer_customer(dealer_id),
             || self.create_once(request, &plan),
             |found| async move { self.account(&found).await },
@@ -821,7 +748,7 @@ impl InteractiveServicesProvider for AlarmCom {
     async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
         let customer = Self::customer_id("change_plan", id)?;
         let current = self.account(id).await?;
-        let plan = super::plan_for_change(PROVIDER, id, &current, change)?;
+        let plan = super::common::plan_for_change(PROVIDER, id, &current, change)?;
         let next = change.apply_to(&current.add_ons);
         let on_off = |set: &BTreeSet<AddOn>| -> BTreeSet<String> {
             set.iter()

@@ -91,9 +91,13 @@
 //! token, -102 for an expired token, -4002 for an unknown account, -501 for refused input; the
 //! plan codes and feature names.
 
-pub mod wire;
+#[cfg(feature = "testkit")]
+pub mod simulator;
+mod spec;
+pub(crate) mod wire;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -104,20 +108,30 @@ use url::Url;
 
 use crate::config::IspConfig;
 use crate::error::{Error, Result, ValidationErrors};
-use crate::http::soap::{self, Node, SoapError, SoapVersion};
-use crate::http::{Request, Transport, TransportOptions, header_name, header_value};
+use crate::http::soap::{Node, SoapCall, SoapClient, SoapVersion};
+use crate::http::{Request, Transport, TransportOptions, header_value};
 use crate::model::{
     AccountId, AccountStatus, AddOn, Contact, CredentialCheck, DealerCustomerId, FeatureId,
     IspAccount, PlanChange, PlanId, ProviderKind, ProvisionRequest, ServicePlan,
 };
-use crate::provider::{Capabilities, InteractiveServicesProvider};
+use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
 
-use wire::{CodeClass, ResultStatus};
+pub use spec::{KIND, NAME, SPEC};
+use wire::ResultStatus;
+pub use wire::{CodeClass, RESULT_CODES};
 
 /// The Total Connect host root.
 pub const PRODUCTION_ENDPOINT: &str = "https://rs.alarmnet.com/";
 
-const PROVIDER: &str = "total_connect";
+const PROVIDER: &str = NAME;
+
+/// Registers Total Connect in `registry`.
+pub(crate) fn register(registry: &mut ProviderRegistry) {
+    registry.register_spec(SPEC, |config: &IspConfig| {
+        let provider = TotalConnect::from_config(config)?;
+        Ok(Arc::new(provider) as Arc<dyn InteractiveServicesProvider>)
+    });
+}
 
 #[derive(Debug, Default)]
 struct SessionSlot {
@@ -130,12 +144,9 @@ struct SessionSlot {
 #[derive(Debug)]
 pub struct TotalConnect {
     transport: Transport,
+    soap: SoapClient,
     base: Url,
-    user_name: String,
-    password: SecretString,
-    application_id: String,
-    application_version: String,
-    company_id: String,
+    login: spec::Login,
     session: tokio::sync::Mutex<SessionSlot>,
     /// Why the vendor rejected the credentials; once set, nothing is sent again.
     rejected: std::sync::Mutex<Option<String>>,
@@ -158,37 +169,7 @@ impl TotalConnectBuilder {
     /// Builds the provider.
     pub fn build(self) -> Result<TotalConnect> {
         let config = &self.config;
-        let mut problems = ValidationErrors::new();
-        if config.provider() != &ProviderKind::TotalConnect {
-            problems.push(
-                "provider",
-                format!(
-                    "the configuration is for {}, not Total Connect",
-                    config.provider()
-                ),
-            );
-        }
-        let creds = config.credentials();
-        let mut field = |key: &str| -> String {
-            match creds.non_blank(key) {
-                Some(v) => v.trim().to_owned(),
-                None => {
-                    problems.push(format!("credentials.{key}"), "this credential is required");
-                    String::new()
-                }
-            }
-        };
-        let user_name = field("user_name");
-        let application_id = field("application_id");
-        let application_version = field("application_version");
-        let company_id = field("company_id");
-        let password = creds
-            .get("password")
-            .filter(|p| !p.expose_secret().trim().is_empty())
-            .cloned();
-        if password.is_none() {
-            problems.push("credentials.password", "the password is required");
-        }
+        let login = spec::Login::from_config(config)?;
         let base = match config.endpoint() {
             Some(u) => u.clone(),
             None => Url::parse(PRODUCTION_ENDPOINT).map_err(|e| Error::InvalidConfig {
@@ -200,20 +181,18 @@ impl TotalConnectBuilder {
                 },
             })?,
         };
-        let (Some(password), true) = (password, problems.is_empty()) else {
-            return Err(Error::InvalidConfig {
-                provider: PROVIDER.into(),
-                problems,
-            });
-        };
+        let transport = Transport::new(PROVIDER, self.options)?;
         Ok(TotalConnect {
-            transport: Transport::new(PROVIDER, self.options)?,
-            base: super::as_folder(base),
-            user_name,
-            password,
-            application_id,
-            application_version,
-            company_id,
+            soap: SoapClient::new(
+                transport.clone(),
+                SoapVersion::V11,
+                wire::NAMESPACE,
+                wire::NAMESPACE,
+            )
+            .empty_is_unavailable(),
+            transport,
+            base: super::common::as_folder(base),
+            login,
             session: tokio::sync::Mutex::new(SessionSlot::default()),
             rejected: std::sync::Mutex::new(None),
         })
@@ -389,17 +368,13 @@ impl TotalConnect {
         const OP: &str = "AuthenticateUserLogin";
         let body = Node::new(OP)
             .xmlns(wire::NAMESPACE)
-            .field("userName", self.user_name.as_str())
-            .field("password", self.password.expose_secret())
-            .field("ApplicationID", self.application_id.as_str())
-            .field("ApplicationVersion", self.application_version.as_str());
-        let envelope = soap::envelope(SoapVersion::V11, None, &body);
-        let (content_type, action) = SoapVersion::V11.headers(&format!("{}{OP}", wire::NAMESPACE));
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, header_value(PROVIDER, OP, &content_type)?);
-        if let Some(a) = action {
-            headers.insert(header_name("soapaction"), header_value(PROVIDER, OP, &a)?);
-        }
+            .field("userName", self.login.user_name.as_str())
+            .field("password", self.login.password.expose_secret())
+            .field("ApplicationID", self.login.application_id.as_str())
+            .field(
+                "ApplicationVersion",
+                self.login.application_version.as_str(),
+            );
         let url = self
             .base
             .join(wire::SOAP_PATH)
@@ -408,20 +383,23 @@ impl TotalConnect {
                 operation: OP,
                 detail: e.to_string(),
             })?;
-        let mut request = Request::new(OP, Method::POST, url);
-        request.headers = headers;
-        request.body = envelope.into_bytes();
-        // A login that fails in transit did not reject the credentials: repeating it is safe.
-        request.idempotent = true;
-        request.soap = true;
-        let response = self.transport.send(request).await?;
-        if response.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(Self::unavailable_empty(OP));
-        }
-        let element = soap::read_envelope(&response.body).map_err(|e| match e {
-            SoapError::Invalid(d) if d.contains("empty") => Self::unavailable_empty(OP),
-            other => other.into_error(PROVIDER, OP),
-        })?;
+        let element = self
+            .soap
+            .call(SoapCall {
+                url,
+                operation: OP,
+                header: None,
+                body,
+                // A login that fails in transit did not reject the credentials: repeating it is
+                // safe.
+                idempotent: true,
+            })
+            .await
+            .map_err(|f| {
+                f.into_error(|fault| {
+                    crate::http::soap::SoapError::Fault(fault).into_error(PROVIDER, OP)
+                })
+            })?;
         let result = element
             .child("AuthenticateUserLoginResult")
             .ok_or_else(|| Self::invalid_response(OP, "no AuthenticateUserLoginResult"))?;
@@ -476,7 +454,7 @@ impl TotalConnect {
         if let Ok(mut segments) = url.path_segments_mut() {
             segments
                 .pop_if_empty()
-                .extend(["companies", self.company_id.as_str()])
+                .extend(["companies", self.login.company_id.as_str()])
                 .extend(call.path.iter().copied());
         }
         if !call.query.is_empty() {
@@ -780,7 +758,7 @@ fn to_account(record: wire::AccountRecord) -> IspAccount {
 #[async_trait]
 impl InteractiveServicesProvider for TotalConnect {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::TotalConnect
+        KIND
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -801,7 +779,7 @@ impl InteractiveServicesProvider for TotalConnect {
             other => other,
         })?;
         Ok(CredentialCheck {
-            login: self.user_name.clone(),
+            login: self.login.user_name.clone(),
             granted: vec!["provisioning".into()],
             missing: Vec::new(),
         })
@@ -846,7 +824,7 @@ impl InteractiveServicesProvider for TotalConnect {
             .ok_or_else(|| invalid("the request names no service plan".into()))?;
         let record = account_record(request, &plan).map_err(|p| invalid(p.to_string()))?;
         let dealer_id = request.dealer_customer_id.as_str();
-        super::create_once(
+        super::common::create_once(
             PROVIDER,
             dealer_id,
             self.transport.options().retry.max_attempts,
@@ -894,7 +872,7 @@ impl InteractiveServicesProvider for TotalConnect {
             });
         }
         let current = self.account(id).await?;
-        let plan = super::plan_for_change(PROVIDER, id, &current, change)?;
+        let plan = super::common::plan_for_change(PROVIDER, id, &current, change)?;
         let features: BTreeSet<String> = change
             .apply_to(&current.add_ons)
             .into_iter()

@@ -4,16 +4,17 @@
 use serde::{Deserialize, Serialize};
 
 /// The TC2 SOAP namespace; `SOAPAction` is this plus the operation.
-pub const NAMESPACE: &str = "https://services.alarmnet.com/TC2/";
+pub(crate) const NAMESPACE: &str = "https://services.alarmnet.com/TC2/";
 /// Path of the TC2 SOAP service under the host.
-pub const SOAP_PATH: &str = "TC21api/tc2.asmx";
+pub(crate) const SOAP_PATH: &str = "TC21api/tc2.asmx";
 /// Path of the (modelled) AlarmNet 360 dealer API under the host.
-pub const DEALER_API_PATH: &str = "AlarmNet360/api/v1/";
+pub(crate) const DEALER_API_PATH: &str = "AlarmNet360/api/v1/";
 
 /// Longest e-mail AlarmNet accepts (it triggers the Total Connect welcome e-mail).
-pub const MAX_EMAIL_CHARS: usize = 50;
+pub(crate) const MAX_EMAIL_CHARS: usize = 50;
 /// Most phone numbers on an account.
-pub const MAX_PHONES: usize = 3;
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // the simulator checks it
+pub(crate) const MAX_PHONES: usize = 3;
 
 /// What a result code means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ pub const RESULT_CODES: &[(i64, CodeClass, &str)] = &[
 ];
 
 /// The class of a result code; unknown codes are [`CodeClass::Unknown`].
-pub fn classify(code: i64) -> CodeClass {
+pub(crate) fn classify(code: i64) -> CodeClass {
     RESULT_CODES
         .iter()
         .find(|(c, _, _)| *c == code)
@@ -91,7 +92,7 @@ pub fn classify(code: i64) -> CodeClass {
 }
 
 /// The table's meaning of a code.
-pub fn meaning(code: i64) -> &'static str {
+pub(crate) fn meaning(code: i64) -> &'static str {
     RESULT_CODES
         .iter()
         .find(|(c, _, _)| *c == code)
@@ -113,7 +114,7 @@ pub struct ResultStatus {
 /// A plan (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PlanRecord {
+pub(crate) struct PlanRecord {
     /// The plan code.
     pub plan_code: String,
     /// Its name.
@@ -126,7 +127,7 @@ pub struct PlanRecord {
 /// `GET .../plans` (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PlansReply {
+pub(crate) struct PlansReply {
     /// Result code and text.
     #[serde(flatten)]
     pub status: ResultStatus,
@@ -138,7 +139,7 @@ pub struct PlansReply {
 /// An AlarmNet 360 account (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AccountRecord {
+pub(crate) struct AccountRecord {
     /// The account id (left out when creating).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub account_id: String,
@@ -185,7 +186,7 @@ pub struct AccountRecord {
 /// `POST .../accounts` answer (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct CreateReply {
+pub(crate) struct CreateReply {
     /// Result code and text.
     #[serde(flatten)]
     pub status: ResultStatus,
@@ -197,7 +198,7 @@ pub struct CreateReply {
 /// `GET .../accounts/{id}` answer (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AccountReply {
+pub(crate) struct AccountReply {
     /// Result code and text.
     #[serde(flatten)]
     pub status: ResultStatus,
@@ -209,7 +210,7 @@ pub struct AccountReply {
 /// An account id in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AccountRef {
+pub(crate) struct AccountRef {
     /// The id.
     pub account_id: String,
 }
@@ -217,7 +218,7 @@ pub struct AccountRef {
 /// `GET .../accounts` answer (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AccountListReply {
+pub(crate) struct AccountListReply {
     /// Result code and text.
     #[serde(flatten)]
     pub status: ResultStatus,
@@ -229,7 +230,7 @@ pub struct AccountListReply {
 /// `PUT .../accounts/{id}/services` body (modelled): the full set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ServicesChange {
+pub(crate) struct ServicesChange {
     /// The plan code.
     pub plan_code: String,
     /// Every feature the account should have.
@@ -238,7 +239,7 @@ pub struct ServicesChange {
 
 /// An answer that carries only the result (modelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusReply {
+pub(crate) struct StatusReply {
     /// Result code and text.
     #[serde(flatten)]
     pub status: ResultStatus,

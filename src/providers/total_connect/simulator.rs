@@ -8,12 +8,12 @@
 //!   `SOAPAction` = namespace + operation; `AuthenticateUserLogin(userName, password,
 //!   ApplicationID, ApplicationVersion)` answering `ResultCode`, `ResultData` and a `SessionID`;
 //!   `KeepAlive(SessionID)` and `Logout(SessionID)`; the result codes of
-//!   [`wire::RESULT_CODES`] (-50004 for a bad user name or password, -100 for an unknown
+//!   [`RESULT_CODES`](super::RESULT_CODES) (-50004 for a bad user name or password, -100 for an unknown
 //!   application, -123 for a locked account, -102 for an invalid session).
 //! - **Modelled** (AlarmNet 360 has no public API): a JSON API under
 //!   `AlarmNet360/api/v1/companies/{company_id}/` authorized with `Authorization: Bearer
 //!   <SessionID>`, answering HTTP 200 with `ResultCode` / `ResultData` and a payload of the
-//!   [`wire`] types: `GET plans`, `GET accounts?dealerCustomerId=` (the lookup), `GET
+//!   crate's wire types: `GET plans`, `GET accounts?dealerCustomerId=` (the lookup), `GET
 //!   accounts?includeTerminated=`, `POST accounts`, `GET accounts/{id}`, `PUT
 //!   accounts/{id}/services` (the full plan and feature set), `POST accounts/{id}/terminate`.
 //!   Accounts are keyed by City, CS and Subscriber numbers plus the communicator's MAC and CRC;
@@ -154,7 +154,7 @@ pub struct SimAccount {
 
 impl SimAccount {
     /// The account as the dealer API answers it.
-    pub fn to_record(&self) -> AccountRecord {
+    pub(crate) fn to_record(&self) -> AccountRecord {
         AccountRecord {
             account_id: self.id.clone(),
             dealer_customer_id: self.dealer_customer_id.clone(),

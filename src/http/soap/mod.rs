@@ -1,5 +1,5 @@
-//! SOAP 1.1 and 1.2: an envelope writer, and a hardened reader that turns faults of both
-//! versions into typed errors.
+//! SOAP 1.1 and 1.2: an envelope writer, a hardened reader that turns faults of both versions
+//! into typed errors, and the [`SoapClient`] every SOAP vendor sends its calls through.
 //!
 //! The reader builds a small element tree with quick-xml. It refuses DTDs (so no entity can be
 //! declared or expanded), resolves only the five predefined entities and character references,
@@ -12,6 +12,10 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use crate::error::Error;
+
+mod client;
+
+pub use client::{SoapCall, SoapClient, SoapFailure};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -193,6 +197,12 @@ impl Element {
     /// The first child named `name` (local name).
     pub fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Takes the first child named `name` out of this element.
+    pub fn take_child(&mut self, name: &str) -> Option<Element> {
+        let at = self.children.iter().position(|c| c.name == name)?;
+        Some(self.children.remove(at))
     }
 
     /// Children named `name`.
@@ -426,7 +436,8 @@ pub fn read_envelope(body: &[u8]) -> Result<Element, SoapError> {
             super::describe_body(reqwest::StatusCode::OK, body).replacen("HTTP 200 OK: ", "", 1),
         ));
     }
-    let root = parse(body).map_err(|e| SoapError::Invalid(format!("not a SOAP envelope: {e}")))?;
+    let mut root =
+        parse(body).map_err(|e| SoapError::Invalid(format!("not a SOAP envelope: {e}")))?;
     let version = match (root.name.as_str(), root.namespace.as_deref()) {
         ("Envelope", Some(SOAP11_NS)) => SoapVersion::V11,
         ("Envelope", Some(SOAP12_NS)) => SoapVersion::V12,
@@ -443,16 +454,18 @@ pub fn read_envelope(body: &[u8]) -> Result<Element, SoapError> {
         }
     };
     let body = root
-        .child("Body")
-        .ok_or_else(|| SoapError::Invalid("the envelope has no Body".into()))?;
-    let first = body
         .children
-        .first()
-        .ok_or_else(|| SoapError::Invalid("the SOAP Body is empty".into()))?;
-    if first.name == "Fault" {
-        return Err(SoapError::Fault(read_fault(version, first)));
+        .iter_mut()
+        .find(|c| c.name == "Body")
+        .ok_or_else(|| SoapError::Invalid("the envelope has no Body".into()))?;
+    if body.children.is_empty() {
+        return Err(SoapError::Invalid("the SOAP Body is empty".into()));
     }
-    Ok(first.clone())
+    let first = body.children.swap_remove(0);
+    if first.name == "Fault" {
+        return Err(SoapError::Fault(read_fault(version, &first)));
+    }
+    Ok(first)
 }
 
 fn read_fault(version: SoapVersion, fault: &Element) -> SoapFault {
@@ -500,4 +513,10 @@ fn flatten_text(e: &Element) -> String {
 /// Whether `body` is a SOAP envelope holding a fault.
 pub fn is_fault(body: &[u8]) -> bool {
     matches!(read_envelope(body), Err(SoapError::Fault(_)))
+}
+
+/// The transport's answer hook for SOAP services: an HTTP 500 carrying a SOAP fault is the
+/// vendor's definitive answer, not an outage (see [`Request::accept`](crate::http::Request::accept)).
+pub fn accept_fault(status: reqwest::StatusCode, body: &[u8]) -> bool {
+    status == reqwest::StatusCode::INTERNAL_SERVER_ERROR && is_fault(body)
 }

@@ -16,8 +16,8 @@ use wiremock::{MockServer, Respond, ResponseTemplate};
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
 use crate::providers::alarm_com::{
-    AddOnFeature, BILLING_PERMISSION, BUILDER_LEGACY_ROLES, BUILDER_ROLE, INTEGRATION_ROLE,
-    INTEGRATION_TEMPLATE, wire,
+    AddOnFeature, BILLING_PERMISSION, BUILDER_PROGRAM_LEGACY_ROLES, BUILDER_PROGRAM_ROLE,
+    INTEGRATION_ROLE, INTEGRATION_TEMPLATE, wire,
 };
 pub use crate::testkit::faults::{FaultKind, FaultRule};
 use crate::testkit::faults::{cut_off, drop_connection, html_page, take_fault};
@@ -52,8 +52,8 @@ impl SimLogin {
             password: password.into(),
             legacy_roles: vec![
                 INTEGRATION_ROLE.into(),
-                BUILDER_LEGACY_ROLES[0].into(),
-                BUILDER_LEGACY_ROLES[1].into(),
+                BUILDER_PROGRAM_LEGACY_ROLES[0].into(),
+                BUILDER_PROGRAM_LEGACY_ROLES[1].into(),
             ],
             custom_roles: Vec::new(),
             permissions: vec![BILLING_PERMISSION.into()],
@@ -89,10 +89,10 @@ impl SimLogin {
     /// With exactly these legacy Builder roles (and no "Builder Program" custom role).
     pub fn with_builder_legacy_roles(mut self, roles: &[&str]) -> Self {
         self.legacy_roles
-            .retain(|r| !BUILDER_LEGACY_ROLES.contains(&r.as_str()));
+            .retain(|r| !BUILDER_PROGRAM_LEGACY_ROLES.contains(&r.as_str()));
         self.legacy_roles
             .extend(roles.iter().map(|r| (*r).to_owned()));
-        self.custom_roles.retain(|(n, _)| n != BUILDER_ROLE);
+        self.custom_roles.retain(|(n, _)| n != BUILDER_PROGRAM_ROLE);
         self
     }
 

@@ -1,0 +1,278 @@
+//! [`ProviderSpec`] and [`ProviderRegistry`]: what each provider is, and how one is built.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::{ConfiguredProvider, InteractiveServicesProvider};
+use crate::config::{Credentials, IspConfig};
+use crate::error::{Error, Result, ValidationErrors};
+use crate::model::{CredentialField, ProviderKind};
+
+/// What a provider is before one is built: enough to validate a configuration and draw its
+/// admin form. Each built-in vendor keeps its spec in its own folder (`spec.rs`); a contributed
+/// provider passes its own to [`ProviderRegistry::register_spec`].
+///
+/// ```
+/// use interactive_services::model::CredentialField;
+/// use interactive_services::provider::ProviderSpec;
+///
+/// const FIELDS: &[CredentialField] = &[CredentialField {
+///     key: "api_key",
+///     label: "API key",
+///     secret: true,
+///     required: true,
+///     help: "The key Acme issued for your dealer account.",
+/// }];
+/// const ACME: ProviderSpec = ProviderSpec::new("acme_isp", "Acme ISP", FIELDS).callbacks();
+/// assert_eq!(ACME.name, "acme_isp");
+/// ```
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct ProviderSpec {
+    /// The canonical name (`alarm_com`): lower case, `_` between words.
+    pub name: &'static str,
+    /// A name for people (`Alarm.com`).
+    pub display_name: &'static str,
+    /// Other spellings that mean this provider (`alarm.com`, `adc`).
+    pub aliases: &'static [&'static str],
+    /// The credential fields its configurations take.
+    pub credential_fields: &'static [CredentialField],
+    /// Whether it has a Builder Program (the configuration's opt-in is allowed).
+    pub builder_program: bool,
+    /// Whether it pushes real-time callbacks (a callback configuration is allowed).
+    pub callbacks: bool,
+    /// Checks the form of a service plan id (not whether it exists: that needs the network);
+    /// the error is a sentence a dealer can act on.
+    pub check_plan_id: fn(&str) -> std::result::Result<(), String>,
+    /// Checks credential values beyond presence (a number where the vendor wants one), adding
+    /// each problem with its field path (`credentials.<key>`).
+    pub check_credentials: fn(&Credentials, &mut ValidationErrors),
+}
+
+impl fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderSpec")
+            .field("name", &self.name)
+            .field("display_name", &self.display_name)
+            .field("aliases", &self.aliases)
+            .field("credential_fields", &self.credential_fields)
+            .field("builder_program", &self.builder_program)
+            .field("callbacks", &self.callbacks)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn any_plan_id(id: &str) -> std::result::Result<(), String> {
+    if id.chars().any(char::is_control) {
+        Err("the service plan id contains control characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn no_credential_rule(_: &Credentials, _: &mut ValidationErrors) {}
+
+/// A plan-code rule several vendors share: up to 32 ASCII letters, digits, `-` or `_`.
+pub fn check_plan_code(id: &str) -> std::result::Result<(), String> {
+    if id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a plan code; plan codes are up to 32 letters, digits, '-' or '_'",
+            id.chars()
+                .take(40)
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+        ))
+    }
+}
+
+impl ProviderSpec {
+    /// A spec with no alias, no optional feature, any plan id without control characters, and no
+    /// credential rule beyond the fields.
+    pub const fn new(
+        name: &'static str,
+        display_name: &'static str,
+        credential_fields: &'static [CredentialField],
+    ) -> Self {
+        Self {
+            name,
+            display_name,
+            aliases: &[],
+            credential_fields,
+            builder_program: false,
+            callbacks: false,
+            check_plan_id: any_plan_id,
+            check_credentials: no_credential_rule,
+        }
+    }
+
+    /// Other spellings of the name.
+    pub const fn aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.aliases = aliases;
+        self
+    }
+
+    /// The provider has a Builder Program.
+    pub const fn builder_program(mut self) -> Self {
+        self.builder_program = true;
+        self
+    }
+
+    /// The provider pushes real-time callbacks.
+    pub const fn callbacks(mut self) -> Self {
+        self.callbacks = true;
+        self
+    }
+
+    /// The rule for service plan ids.
+    pub const fn plan_id_rule(mut self, rule: fn(&str) -> std::result::Result<(), String>) -> Self {
+        self.check_plan_id = rule;
+        self
+    }
+
+    /// The rule for credential values.
+    pub const fn credential_rule(mut self, rule: fn(&Credentials, &mut ValidationErrors)) -> Self {
+        self.check_credentials = rule;
+        self
+    }
+
+    /// Checks credentials against the fields (missing required ones, unknown keys, blank values)
+    /// and then the spec's own rule, adding every problem found.
+    pub fn validate_credentials(&self, credentials: &Credentials, problems: &mut ValidationErrors) {
+        crate::config::check_credentials(credentials, self.credential_fields, problems);
+        (self.check_credentials)(credentials, problems);
+    }
+}
+
+/// Builds a provider from a validated configuration.
+pub type ProviderConstructor =
+    Arc<dyn Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync>;
+
+#[derive(Clone)]
+struct Registration {
+    spec: ProviderSpec,
+    constructor: ProviderConstructor,
+}
+
+/// Builds providers from configurations: the built-in vendors, plus any a host or contributed
+/// crate registers by name.
+///
+/// ```
+/// use interactive_services::{IspConfig, ProviderRegistry};
+///
+/// let registry = ProviderRegistry::with_built_ins();
+/// let config = IspConfig::builder()
+///     .name("Alarm.com (main)")
+///     .provider("alarm_com")
+///     .credential("login", "integration-user")
+///     .credential("password", "correct horse")
+///     .build()?;
+/// let provider = registry.build(&config)?;
+/// assert_eq!(provider.kind().as_str(), "alarm_com");
+/// # Ok::<(), interactive_services::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ProviderRegistry {
+    entries: BTreeMap<String, Registration>,
+}
+
+impl fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderRegistry")
+            .field("providers", &self.entries.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ProviderRegistry {
+    /// A registry with no provider.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// A registry with every built-in provider compiled in (by cargo feature).
+    pub fn with_built_ins() -> Self {
+        let mut registry = Self::empty();
+        crate::providers::register_built_ins(&mut registry);
+        registry
+    }
+
+    /// Registers (or replaces) a provider under `name` (in canonical form: lower case, `-` as
+    /// `_`), with the credential fields its configurations take.
+    ///
+    /// This is [`register_spec`](Self::register_spec) with a spec that has only the name and the
+    /// fields.
+    pub fn register<F>(
+        &mut self,
+        name: &'static str,
+        fields: &'static [CredentialField],
+        constructor: F,
+    ) where
+        F: Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync + 'static,
+    {
+        self.insert(ProviderSpec::new(name, name, fields), Arc::new(constructor));
+    }
+
+    /// Registers (or replaces) a provider with its full [`ProviderSpec`].
+    pub fn register_spec<F>(&mut self, spec: ProviderSpec, constructor: F)
+    where
+        F: Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync + 'static,
+    {
+        self.insert(spec, Arc::new(constructor));
+    }
+
+    fn insert(&mut self, spec: ProviderSpec, constructor: ProviderConstructor) {
+        self.entries.insert(
+            crate::model::kind::canonical_name(spec.name),
+            Registration { spec, constructor },
+        );
+    }
+
+    /// The registered provider names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The spec of a registered provider.
+    pub fn spec(&self, kind: &ProviderKind) -> Option<&ProviderSpec> {
+        self.entries.get(kind.as_str()).map(|r| &r.spec)
+    }
+
+    /// The credential fields of a registered provider.
+    pub fn credential_fields(&self, kind: &ProviderKind) -> Option<&'static [CredentialField]> {
+        self.spec(kind).map(|s| s.credential_fields)
+    }
+
+    /// Builds the provider for `config`, wrapped in a [`ConfiguredProvider`] so that its status
+    /// and default plan apply. A contributed provider's credentials are checked against the
+    /// spec it registered.
+    pub fn build(&self, config: &IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> {
+        let kind = config.provider();
+        let Some(registration) = self.entries.get(kind.as_str()) else {
+            return Err(Error::Unsupported {
+                provider: kind.to_string(),
+                operation: "build (no provider of this name is registered or compiled in)",
+            });
+        };
+        if kind.built_in().is_none() {
+            let mut problems = ValidationErrors::new();
+            registration
+                .spec
+                .validate_credentials(config.credentials(), &mut problems);
+            if !problems.is_empty() {
+                return Err(Error::InvalidConfig {
+                    provider: kind.to_string(),
+                    problems,
+                });
+            }
+        }
+        let inner = (registration.constructor)(config)?;
+        Ok(Arc::new(ConfiguredProvider::new(inner, config)))
+    }
+}

@@ -1,0 +1,119 @@
+//! What Total Connect is before a provider is built: its name, credential fields, plan-id rule
+//! and optional features, and the one place its credential values are read.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::IspConfig;
+use crate::error::{Error, Result, ValidationErrors};
+use crate::model::{CredentialField, ProviderKind};
+use crate::provider::{ProviderSpec, check_plan_code};
+
+/// The canonical name.
+pub const NAME: &str = "total_connect";
+
+/// Total Connect's [`ProviderKind`].
+pub const KIND: ProviderKind = ProviderKind::from_static(NAME);
+
+const FIELDS: &[CredentialField] = &[
+    CredentialField {
+        key: "user_name",
+        label: "User name",
+        secret: false,
+        required: true,
+        help: "The AlarmNet 360 / Total Connect dealer user the integration logs in as.",
+    },
+    CredentialField {
+        key: "password",
+        label: "Password",
+        secret: true,
+        required: true,
+        help: "Its password. Repeated failed logins lock the account: the crate stops after one rejection.",
+    },
+    CredentialField {
+        key: "application_id",
+        label: "Application id",
+        secret: false,
+        required: true,
+        help: "The ApplicationID Resideo issued to your integration.",
+    },
+    CredentialField {
+        key: "application_version",
+        label: "Application version",
+        secret: false,
+        required: true,
+        help: "The ApplicationVersion registered with that application id.",
+    },
+    CredentialField {
+        key: "company_id",
+        label: "Dealer / company id",
+        secret: false,
+        required: true,
+        help: "Your AlarmNet dealer (company) id.",
+    },
+];
+
+/// Total Connect's spec.
+pub const SPEC: ProviderSpec = ProviderSpec::new(NAME, "Honeywell Total Connect", FIELDS)
+    .aliases(&["totalconnect", "honeywell", "resideo", "alarmnet"])
+    .callbacks()
+    .plan_id_rule(check_plan_code);
+
+/// The credential values a provider works with, read once.
+#[derive(Debug)]
+pub(super) struct Login {
+    pub(super) user_name: String,
+    pub(super) password: SecretString,
+    pub(super) application_id: String,
+    pub(super) application_version: String,
+    pub(super) company_id: String,
+}
+
+impl Login {
+    /// Reads the credentials of `config`; every problem is reported at once.
+    pub(super) fn from_config(config: &IspConfig) -> Result<Self> {
+        let mut problems = ValidationErrors::new();
+        if config.provider() != &KIND {
+            problems.push(
+                "provider",
+                format!(
+                    "the configuration is for {}, not Total Connect",
+                    config.provider()
+                ),
+            );
+        }
+        let creds = config.credentials();
+        let mut field = |key: &str| -> String {
+            match creds.non_blank(key) {
+                Some(v) => v.trim().to_owned(),
+                None => {
+                    problems.push(format!("credentials.{key}"), "this credential is required");
+                    String::new()
+                }
+            }
+        };
+        let user_name = field("user_name");
+        let application_id = field("application_id");
+        let application_version = field("application_version");
+        let company_id = field("company_id");
+        let password = creds
+            .get("password")
+            .filter(|p| !p.expose_secret().trim().is_empty())
+            .cloned();
+        if password.is_none() {
+            problems.push("credentials.password", "the password is required");
+        }
+        match password {
+            Some(password) if problems.is_empty() => Ok(Self {
+                user_name,
+                password,
+                application_id,
+                application_version,
+                company_id,
+            }),
+            _ => Err(Error::InvalidConfig {
+                provider: NAME.into(),
+                problems,
+            }),
+        }
+    }
+}
