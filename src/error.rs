@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::model::AccountId;
+
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -14,6 +16,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong, in terms a host can act on.
+///
+/// `operation` is always the crate's operation (`provision`, `account`, `change_plan`, ...);
+/// where a vendor call was under way its own name (`CreateCustomer`) is in `vendor_operation`.
+/// [`Error::kind`] gives a small `Copy` value to `match` on (an HTTP status to answer, whether to
+/// retry).
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -39,23 +46,27 @@ pub enum Error {
     },
 
     /// The vendor did not accept the credentials (bad login, locked account, expired password).
-    #[error("{provider}: {operation}: the credentials were not accepted: {message}")]
+    #[error("{provider}: {operation}{}: the credentials were not accepted: {message}", via(*.vendor_operation))]
     Unauthenticated {
         /// The provider.
         provider: String,
         /// The operation that was under way.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// The vendor's own words, or the crate's description.
         message: String,
     },
 
     /// The login works but lacks a role or permission the operation needs.
-    #[error("{provider}: {operation}: permission `{permission}` is missing. {guidance}")]
+    #[error("{provider}: {operation}{}: permission `{permission}` is missing. {guidance}", via(*.vendor_operation))]
     PermissionDenied {
         /// The provider.
         provider: String,
         /// The operation that was refused.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// The missing role or permission, in the vendor's own naming.
         permission: String,
         /// The steps a dealer takes to grant it.
@@ -63,35 +74,44 @@ pub enum Error {
     },
 
     /// The account, plan or record does not exist at the vendor.
-    #[error("{provider}: {operation}: not found: {what}")]
+    #[error("{provider}: {operation}{}: not found: {what}", via(*.vendor_operation))]
     NotFound {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// What was looked for.
         what: String,
     },
 
     /// The change conflicts with what already exists (a duplicate name or customer, a terminated
     /// account).
-    #[error("{provider}: {operation}: conflict: {message}")]
+    #[error("{provider}: {operation}{}: conflict: {message}", via(*.vendor_operation))]
     Conflict {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// What conflicts.
         message: String,
+        /// The account that already exists, when the conflict is a duplicate customer.
+        existing: Option<AccountId>,
     },
 
-    /// The vendor asked the crate to slow down for longer than the configured cap.
-    #[error("{provider}: {operation}: rate limited{}", fmt_retry_after(*.retry_after))]
+    /// The vendor asked the crate to slow down for longer than the configured cap (or on every
+    /// attempt).
+    #[error("{provider}: {operation}{}: rate limited{}", via(*.vendor_operation), fmt_retry_after(*.retry_after))]
     RateLimited {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// How long the vendor asked to wait, when it said.
         retry_after: Option<Duration>,
     },
@@ -117,29 +137,50 @@ pub enum Error {
         config: String,
     },
 
-    /// The vendor answered with an error of its own (a `Success=false`, a SOAP fault, a result
-    /// code).
-    #[error("{provider}: {operation}: the vendor answered an error{}: {message}", fmt_code(.code))]
+    /// The vendor refused the input (an unknown package, a misspelled add-on, a field it does
+    /// not accept): the request must change before it can succeed. Not retryable.
+    #[error("{provider}: {operation}{}: the vendor refused the request{}: {message}", via(*.vendor_operation), fmt_code(.code))]
+    Rejected {
+        /// The provider.
+        provider: String,
+        /// The operation.
+        operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
+        /// The vendor's code (`Success=false`, a fault code, a result code, an HTTP status).
+        code: Option<String>,
+        /// The vendor's message.
+        message: String,
+    },
+
+    /// The vendor failed on its side (a server fault, an unknown error code): the same request
+    /// may succeed later.
+    #[error("{provider}: {operation}{}: the vendor answered an error{}: {message}", via(*.vendor_operation), fmt_code(.code))]
     Vendor {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// The vendor's code (fault code, result code, HTTP status), when there is one.
         code: Option<String>,
         /// The vendor's message.
         message: String,
     },
 
-    /// The vendor is temporarily unable to answer (5xx after every attempt, panel unreachable).
+    /// The vendor is temporarily unable to answer (5xx or an outage page after every attempt,
+    /// panel unreachable).
     #[error(
-        "{provider}: {operation}: the service is unavailable after {attempts} attempt(s): {detail}"
+        "{provider}: {operation}{}: the service is unavailable after {attempts} attempt(s): {detail}", via(*.vendor_operation)
     )]
     Unavailable {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// How many requests were made.
         attempts: u32,
         /// What the last answer was.
@@ -147,12 +188,14 @@ pub enum Error {
     },
 
     /// The connection failed (refused, reset, TLS, DNS) on every attempt that was safe to make.
-    #[error("{provider}: {operation}: transport error after {attempts} attempt(s)")]
+    #[error("{provider}: {operation}{}: transport error after {attempts} attempt(s): {}", via(*.vendor_operation), root_cause(.source.as_ref()))]
     Transport {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// How many requests were made.
         attempts: u32,
         /// The underlying error (never carries a URL or header values).
@@ -161,12 +204,14 @@ pub enum Error {
     },
 
     /// No answer came in time.
-    #[error("{provider}: {operation}: timed out after {attempts} attempt(s) ({elapsed:?})")]
+    #[error("{provider}: {operation}{}: timed out after {attempts} attempt(s) ({elapsed:?})", via(*.vendor_operation))]
     Timeout {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// How many requests were made.
         attempts: u32,
         /// Time spent on the operation in all.
@@ -175,15 +220,121 @@ pub enum Error {
 
     /// The vendor's answer could not be understood (HTML instead of SOAP, a truncated or
     /// oversized body, a missing element).
-    #[error("{provider}: {operation}: invalid response: {detail}")]
+    #[error("{provider}: {operation}{}: invalid response: {detail}", via(*.vendor_operation))]
     InvalidResponse {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
         /// What was wrong with it.
         detail: String,
     },
+}
+
+/// What kind of failure an [`Error`] is: a small `Copy` value a host matches on to choose an
+/// HTTP status, a message or a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::InvalidConfig`].
+    InvalidConfig,
+    /// [`Error::InvalidRequest`].
+    InvalidRequest,
+    /// [`Error::Unauthenticated`].
+    Unauthenticated,
+    /// [`Error::PermissionDenied`].
+    PermissionDenied,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::RateLimited`].
+    RateLimited,
+    /// [`Error::Unsupported`].
+    Unsupported,
+    /// [`Error::Inactive`].
+    Inactive,
+    /// [`Error::Rejected`].
+    Rejected,
+    /// [`Error::Vendor`].
+    Vendor,
+    /// [`Error::Unavailable`].
+    Unavailable,
+    /// [`Error::Transport`].
+    Transport,
+    /// [`Error::Timeout`].
+    Timeout,
+    /// [`Error::InvalidResponse`].
+    InvalidResponse,
+}
+
+impl ErrorKind {
+    /// Whether the same call may succeed later without any change: rate limits, outages, the
+    /// vendor's own failures, timeouts and connection failures.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::Vendor
+                | ErrorKind::Unavailable
+                | ErrorKind::Transport
+                | ErrorKind::Timeout
+        )
+    }
+
+    /// The HTTP status a host serving its own API would usually answer for this kind: 4xx for
+    /// what the caller must change, 502/503/504 for what the vendor did.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidConfig | ErrorKind::InvalidRequest => 400,
+            ErrorKind::Rejected => 422,
+            ErrorKind::Unauthenticated => 401,
+            ErrorKind::PermissionDenied | ErrorKind::Inactive => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::RateLimited => 429,
+            ErrorKind::Unsupported => 501,
+            ErrorKind::Vendor | ErrorKind::InvalidResponse | ErrorKind::Transport => 502,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Timeout => 504,
+        }
+    }
+}
+
+fn via(vendor_operation: Option<&'static str>) -> String {
+    match vendor_operation {
+        Some(op) => format!(" ({op})"),
+        None => String::new(),
+    }
+}
+
+/// The innermost cause of a transport failure in a few words ("connection refused").
+fn root_cause(source: &(dyn std::error::Error + 'static)) -> String {
+    let mut at: &(dyn std::error::Error + 'static) = source;
+    loop {
+        if let Some(io) = at.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            let named = match io.kind() {
+                K::ConnectionRefused => Some("connection refused"),
+                K::ConnectionReset => Some("connection reset"),
+                K::ConnectionAborted => Some("connection aborted"),
+                K::NotConnected => Some("not connected"),
+                K::TimedOut => Some("timed out"),
+                K::AddrNotAvailable => Some("address not available"),
+                K::UnexpectedEof => Some("connection closed early"),
+                _ => None,
+            };
+            if let Some(n) = named {
+                return n.to_owned();
+            }
+        }
+        match at.source() {
+            Some(next) => at = next,
+            None => return at.to_string(),
+        }
+    }
 }
 
 fn fmt_retry_after(d: Option<Duration>) -> String {
@@ -200,62 +351,401 @@ fn fmt_code(code: &Option<String>) -> String {
     }
 }
 
+macro_rules! each_variant {
+    ($self:expr, $bind:ident => $body:expr, InvalidConfig => $ic:expr) => {
+        match $self {
+            Error::InvalidConfig { .. } => $ic,
+            Error::InvalidRequest { $bind, .. }
+            | Error::Unauthenticated { $bind, .. }
+            | Error::PermissionDenied { $bind, .. }
+            | Error::NotFound { $bind, .. }
+            | Error::Conflict { $bind, .. }
+            | Error::RateLimited { $bind, .. }
+            | Error::Unsupported { $bind, .. }
+            | Error::Inactive { $bind, .. }
+            | Error::Rejected { $bind, .. }
+            | Error::Vendor { $bind, .. }
+            | Error::Unavailable { $bind, .. }
+            | Error::Transport { $bind, .. }
+            | Error::Timeout { $bind, .. }
+            | Error::InvalidResponse { $bind, .. } => $body,
+        }
+    };
+}
+
 impl Error {
     /// The provider the error came from.
     pub fn provider(&self) -> &str {
         match self {
-            Error::InvalidConfig { provider, .. }
-            | Error::InvalidRequest { provider, .. }
-            | Error::Unauthenticated { provider, .. }
-            | Error::PermissionDenied { provider, .. }
-            | Error::NotFound { provider, .. }
-            | Error::Conflict { provider, .. }
-            | Error::RateLimited { provider, .. }
-            | Error::Unsupported { provider, .. }
-            | Error::Inactive { provider, .. }
-            | Error::Vendor { provider, .. }
-            | Error::Unavailable { provider, .. }
-            | Error::Transport { provider, .. }
-            | Error::Timeout { provider, .. }
-            | Error::InvalidResponse { provider, .. } => provider,
+            Error::InvalidConfig { provider, .. } => provider,
+            other => each_variant!(other, provider => provider, InvalidConfig => ""),
         }
     }
 
-    /// The operation that failed, where one was under way.
+    /// The crate's operation that failed, where one was under way.
     pub fn operation(&self) -> Option<&'static str> {
+        each_variant!(self, operation => Some(*operation), InvalidConfig => None)
+    }
+
+    /// The vendor's operation that was under way (`CreateCustomer`), when the error came from a
+    /// vendor call.
+    pub fn vendor_operation(&self) -> Option<&'static str> {
         match self {
-            Error::InvalidConfig { .. } => None,
-            Error::InvalidRequest { operation, .. }
-            | Error::Unauthenticated { operation, .. }
-            | Error::PermissionDenied { operation, .. }
-            | Error::NotFound { operation, .. }
-            | Error::Conflict { operation, .. }
-            | Error::RateLimited { operation, .. }
-            | Error::Unsupported { operation, .. }
-            | Error::Inactive { operation, .. }
-            | Error::Vendor { operation, .. }
-            | Error::Unavailable { operation, .. }
-            | Error::Transport { operation, .. }
-            | Error::Timeout { operation, .. }
-            | Error::InvalidResponse { operation, .. } => Some(operation),
+            Error::Unauthenticated {
+                vendor_operation, ..
+            }
+            | Error::PermissionDenied {
+                vendor_operation, ..
+            }
+            | Error::NotFound {
+                vendor_operation, ..
+            }
+            | Error::Conflict {
+                vendor_operation, ..
+            }
+            | Error::RateLimited {
+                vendor_operation, ..
+            }
+            | Error::Rejected {
+                vendor_operation, ..
+            }
+            | Error::Vendor {
+                vendor_operation, ..
+            }
+            | Error::Unavailable {
+                vendor_operation, ..
+            }
+            | Error::Transport {
+                vendor_operation, ..
+            }
+            | Error::Timeout {
+                vendor_operation, ..
+            }
+            | Error::InvalidResponse {
+                vendor_operation, ..
+            } => *vendor_operation,
+            _ => None,
         }
     }
 
-    /// Whether trying the same call again later may succeed: rate limits, outages, timeouts and
-    /// connection failures. Rejections (credentials, permissions, validation, vendor refusals)
-    /// are not retryable.
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
+            Error::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Inactive { .. } => ErrorKind::Inactive,
+            Error::Rejected { .. } => ErrorKind::Rejected,
+            Error::Vendor { .. } => ErrorKind::Vendor,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::InvalidResponse { .. } => ErrorKind::InvalidResponse,
+        }
+    }
+
+    /// How long the vendor asked to wait before trying again, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The account that already exists, for a duplicate-customer [`Error::Conflict`].
+    pub fn existing_account(&self) -> Option<&AccountId> {
+        match self {
+            Error::Conflict { existing, .. } => existing.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed: rate limits, outages, the vendor's
+    /// own failures, timeouts and connection failures ([`ErrorKind::is_retryable`]). Rejections
+    /// (credentials, permissions, validation, refused input) are not retryable.
     ///
     /// Retrying a *mutation* is only safe when it is idempotent or the caller first checks
     /// whether it took effect; [`provision`](crate::InteractiveServicesProvider::provision) does
     /// that check itself.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::RateLimited { .. }
-                | Error::Unavailable { .. }
-                | Error::Transport { .. }
-                | Error::Timeout { .. }
-        )
+        self.kind().is_retryable()
+    }
+
+    /// The same error as the outcome of the crate's `operation`. Errors raised inside a vendor
+    /// call carry the vendor's operation in `vendor_operation` from the start (and, until this is
+    /// called, in `operation` too); vendor providers call `during` once in each trait method, so
+    /// that `operation` always names the crate's operation.
+    pub fn during(mut self, name: &'static str) -> Self {
+        each_variant!(&mut self, operation => *operation = name, InvalidConfig => ());
+        self
+    }
+
+    /// The same error with the vendor's operation that was under way.
+    pub fn in_vendor_call(mut self, vendor_op: &'static str) -> Self {
+        match &mut self {
+            Error::Unauthenticated {
+                vendor_operation, ..
+            }
+            | Error::PermissionDenied {
+                vendor_operation, ..
+            }
+            | Error::NotFound {
+                vendor_operation, ..
+            }
+            | Error::Conflict {
+                vendor_operation, ..
+            }
+            | Error::RateLimited {
+                vendor_operation, ..
+            }
+            | Error::Rejected {
+                vendor_operation, ..
+            }
+            | Error::Vendor {
+                vendor_operation, ..
+            }
+            | Error::Unavailable {
+                vendor_operation, ..
+            }
+            | Error::Transport {
+                vendor_operation, ..
+            }
+            | Error::Timeout {
+                vendor_operation, ..
+            }
+            | Error::InvalidResponse {
+                vendor_operation, ..
+            } => *vendor_operation = Some(vendor_op),
+            _ => {}
+        }
+        self
+    }
+}
+
+/// Constructors, so that a failure site is one line. Each sets `vendor_operation` to `None`;
+/// [`Error::in_vendor_call`] adds it.
+impl Error {
+    /// [`Error::InvalidConfig`] with one problem.
+    pub fn invalid_config(
+        provider: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut problems = ValidationErrors::new();
+        problems.push(field, message);
+        Error::InvalidConfig {
+            provider: provider.into(),
+            problems,
+        }
+    }
+
+    /// [`Error::InvalidRequest`].
+    pub fn invalid_request(
+        provider: impl Into<String>,
+        operation: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::InvalidRequest {
+            provider: provider.into(),
+            operation,
+            detail: detail.into(),
+        }
+    }
+
+    /// [`Error::Unauthenticated`].
+    pub fn unauthenticated(
+        provider: impl Into<String>,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Unauthenticated {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            message: message.into(),
+        }
+    }
+
+    /// [`Error::PermissionDenied`].
+    pub fn permission_denied(
+        provider: impl Into<String>,
+        operation: &'static str,
+        permission: impl Into<String>,
+        guidance: impl Into<String>,
+    ) -> Self {
+        Error::PermissionDenied {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            permission: permission.into(),
+            guidance: guidance.into(),
+        }
+    }
+
+    /// [`Error::NotFound`].
+    pub fn not_found(
+        provider: impl Into<String>,
+        operation: &'static str,
+        what: impl Into<String>,
+    ) -> Self {
+        Error::NotFound {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            what: what.into(),
+        }
+    }
+
+    /// [`Error::Conflict`] with no existing account named.
+    pub fn conflict(
+        provider: impl Into<String>,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Conflict {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            message: message.into(),
+            existing: None,
+        }
+    }
+
+    /// [`Error::Conflict`] for a dealer customer who already has `existing` at the vendor.
+    pub fn duplicate_customer(
+        provider: impl Into<String>,
+        operation: &'static str,
+        dealer_customer_id: &str,
+        existing: AccountId,
+    ) -> Self {
+        Error::Conflict {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            message: format!("dealer customer {dealer_customer_id} already has account {existing}"),
+            existing: Some(existing),
+        }
+    }
+
+    /// [`Error::RateLimited`].
+    pub fn rate_limited(
+        provider: impl Into<String>,
+        operation: &'static str,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        Error::RateLimited {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            retry_after,
+        }
+    }
+
+    /// [`Error::Unsupported`].
+    pub fn unsupported(provider: impl Into<String>, operation: &'static str) -> Self {
+        Error::Unsupported {
+            provider: provider.into(),
+            operation,
+        }
+    }
+
+    /// [`Error::Rejected`].
+    pub fn rejected(
+        provider: impl Into<String>,
+        operation: &'static str,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Rejected {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// [`Error::Vendor`].
+    pub fn vendor(
+        provider: impl Into<String>,
+        operation: &'static str,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Vendor {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// [`Error::Unavailable`].
+    pub fn unavailable(
+        provider: impl Into<String>,
+        operation: &'static str,
+        attempts: u32,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Unavailable {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            attempts,
+            detail: detail.into(),
+        }
+    }
+
+    /// [`Error::Transport`].
+    pub fn transport(
+        provider: impl Into<String>,
+        operation: &'static str,
+        attempts: u32,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Transport {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            attempts,
+            source: source.into(),
+        }
+    }
+
+    /// [`Error::Timeout`].
+    pub fn timeout(
+        provider: impl Into<String>,
+        operation: &'static str,
+        attempts: u32,
+        elapsed: Duration,
+    ) -> Self {
+        Error::Timeout {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            attempts,
+            elapsed,
+        }
+    }
+
+    /// [`Error::InvalidResponse`].
+    pub fn invalid_response(
+        provider: impl Into<String>,
+        operation: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::InvalidResponse {
+            provider: provider.into(),
+            operation,
+            vendor_operation: None,
+            detail: detail.into(),
+        }
     }
 }
 

@@ -62,7 +62,7 @@ pub mod providers;
 pub mod testkit;
 
 pub use config::{CallbackConfig, Credentials, IspCatalog, IspConfig, IspConfigBuilder, Status};
-pub use error::{Error, Problem, Result, ValidationErrors};
+pub use error::{Error, ErrorKind, Problem, Result, ValidationErrors};
 pub use model::*;
 pub use provider::{
     Capabilities, ConfiguredProvider, InteractiveServicesProvider, ProviderConstructor,

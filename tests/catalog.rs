@@ -80,7 +80,10 @@ fn adding_a_duplicate_name_is_a_conflict_and_changes_nothing() {
             provider,
             operation,
             message,
+            existing,
+            ..
         } => {
+            assert_eq!(*existing, None, "a catalog name conflict names no account");
             assert_eq!(provider, "alarm_com");
             assert_eq!(*operation, "catalog.add");
             assert!(message.contains("alarm.COM"), "{message}");

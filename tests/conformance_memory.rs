@@ -92,11 +92,11 @@ impl InteractiveServicesProvider for StrictTerminate {
     async fn terminate(&self, id: &AccountId) -> Result<()> {
         let account = self.0.account(id).await?;
         if account.status == interactive_services::AccountStatus::Terminated {
-            return Err(Error::Conflict {
-                provider: "in_memory".into(),
-                operation: "terminate",
-                message: "already terminated".into(),
-            });
+            return Err(Error::conflict(
+                "in_memory",
+                "terminate",
+                "already terminated",
+            ));
         }
         self.0.terminate(id).await
     }

@@ -69,10 +69,12 @@ async fn garbage_answers_are_typed_errors_naming_provider_and_operation() {
             Error::InvalidResponse {
                 provider,
                 operation,
+                vendor_operation,
                 detail,
             } => {
                 assert_eq!(provider, "alarm_com");
-                assert_eq!(*operation, "GetCustomerInfo");
+                assert_eq!(*operation, "account");
+                assert_eq!(*vendor_operation, Some("GetCustomerInfo"));
                 assert!(!detail.is_empty());
             }
             Error::NotFound { .. } => {} // an empty result is how a missing customer can answer

@@ -88,17 +88,12 @@ impl WireProbe {
             .await;
         match sent {
             Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(Error::InvalidResponse {
-                provider: PROBE.into(),
-                operation: "probe",
-                detail: format!("HTTP {}", r.status()),
-            }),
-            Err(e) => Err(Error::Transport {
-                provider: PROBE.into(),
-                operation: "probe",
-                attempts: 1,
-                source: Box::new(e),
-            }),
+            Ok(r) => Err(Error::invalid_response(
+                PROBE,
+                "probe",
+                format!("HTTP {}", r.status()),
+            )),
+            Err(e) => Err(Error::transport(PROBE, "probe", 1, Box::new(e))),
         }
     }
 
@@ -192,11 +187,7 @@ fn probe_registry() -> (ProviderRegistry, Arc<AtomicUsize>) {
         let base = config
             .endpoint()
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
-            .ok_or_else(|| Error::InvalidRequest {
-                provider: PROBE.into(),
-                operation: "build",
-                detail: "the probe needs an endpoint".into(),
-            })?;
+            .ok_or_else(|| Error::invalid_request(PROBE, "build", "the probe needs an endpoint"))?;
         Ok(Arc::new(WireProbe {
             client: reqwest::Client::new(),
             base,
@@ -723,11 +714,7 @@ impl InteractiveServicesProvider for Minimal {
         Err(self.unsupported("provision"))
     }
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {
-        Err(Error::NotFound {
-            provider: "minimal".into(),
-            operation: "account",
-            what: id.to_string(),
-        })
+        Err(Error::not_found("minimal", "account", id.to_string()))
     }
     async fn change_plan(&self, _id: &AccountId, _change: &PlanChange) -> Result<IspAccount> {
         Err(self.unsupported("change_plan"))

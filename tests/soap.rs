@@ -242,6 +242,7 @@ fn an_invalid_answer_becomes_invalid_response() {
             provider,
             operation,
             detail,
+            ..
         } => {
             assert_eq!(provider, "alarm_com");
             assert_eq!(operation, "account");

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use interactive_services::Error;
 use interactive_services::http::soap::{self, SoapError, SoapVersion};
 use interactive_services::http::{Request, Response, RetryPolicy, Transport, TransportOptions};
+use interactive_services::{Error, ErrorKind};
 use reqwest::Method;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -167,11 +167,13 @@ async fn a_503_forever_gives_unavailable_after_max_attempts() {
         Error::Unavailable {
             provider,
             operation,
+            vendor_operation,
             attempts,
             detail,
         } => {
             assert_eq!(provider, PROVIDER);
             assert_eq!(*operation, "test_op");
+            assert_eq!(*vendor_operation, Some("test_op"));
             assert_eq!(*attempts, 3);
             assert!(detail.contains("503"), "{detail}");
             assert!(detail.contains("down for maintenance"), "{detail}");
@@ -217,7 +219,7 @@ async fn retry_policy_none_makes_one_request() {
 
 #[tokio::test]
 async fn client_errors_are_mapped_and_never_retried() {
-    for status in [400u16, 401, 403, 404, 409] {
+    for status in [400u16, 401, 403, 404, 409, 422] {
         let server = server_answering(
             ResponseTemplate::new(status).set_body_string(format!("refused with {status}")),
         )
@@ -233,9 +235,13 @@ async fn client_errors_are_mapped_and_never_retried() {
         assert_eq!(err.provider(), PROVIDER);
         assert_eq!(err.operation(), Some("test_op"));
         match (status, &err) {
-            (400, Error::Vendor { code, message, .. }) => {
-                assert_eq!(code.as_deref(), Some("400"));
-                assert!(message.contains("refused with 400"), "{message}");
+            (400 | 422, Error::Rejected { code, message, .. }) => {
+                assert_eq!(code.as_deref(), Some(status.to_string().as_str()));
+                assert!(
+                    message.contains(&format!("refused with {status}")),
+                    "{message}"
+                );
+                assert_eq!(err.kind(), ErrorKind::Rejected);
             }
             (401, Error::Unauthenticated { message, .. }) => {
                 assert!(message.contains("401"), "{message}");
@@ -453,18 +459,19 @@ async fn a_soap_11_fault_comes_back_as_an_answer_and_reads_as_a_fault() {
 
     let err = SoapError::Fault(fault).into_error(PROVIDER, "test_op");
     match &err {
-        Error::Vendor {
+        Error::Rejected {
             provider,
             operation,
             code,
             message,
+            ..
         } => {
             assert_eq!(provider, PROVIDER);
             assert_eq!(*operation, "test_op");
             assert_eq!(code.as_deref(), Some("soap:Client"));
             assert!(message.contains("Customer 123 is not yours"), "{message}");
         }
-        other => panic!("expected Vendor, got {other:?}"),
+        other => panic!("a client fault is the vendor refusing the request, got {other:?}"),
     }
     assert!(
         err.to_string().contains("Customer 123 is not yours"),
@@ -490,11 +497,11 @@ async fn a_soap_12_fault_comes_back_as_an_answer_and_reads_as_a_fault() {
     assert_eq!(fault.reason, "The login was not accepted.");
     assert_eq!(fault.detail.as_deref(), Some("locked"));
     match SoapError::Fault(fault).into_error(PROVIDER, "test_op") {
-        Error::Vendor { code, message, .. } => {
+        Error::Rejected { code, message, .. } => {
             assert_eq!(code.as_deref(), Some("env:Sender"));
             assert_eq!(message, "The login was not accepted.");
         }
-        other => panic!("expected Vendor, got {other:?}"),
+        other => panic!("a sender fault is the vendor refusing the request, got {other:?}"),
     }
 }
 
@@ -531,20 +538,27 @@ const HTML_502: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</tit
 <body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>";
 
 #[tokio::test]
-async fn an_html_502_page_is_an_invalid_response_after_retries() {
+async fn an_html_502_page_is_an_outage_retried_like_a_bare_502() {
     let server =
         server_answering(ResponseTemplate::new(502).set_body_raw(HTML_502, "text/html")).await;
     let err = transport(3).send(request(&server, true)).await.unwrap_err();
     match &err {
-        Error::InvalidResponse { detail, .. } => {
+        Error::Unavailable {
+            detail, attempts, ..
+        } => {
             assert!(detail.contains("HTML"), "{detail}");
             assert!(detail.contains("502 Bad Gateway"), "{detail}");
-            assert!(detail.contains("3 attempt"), "{detail}");
+            assert_eq!(*attempts, 3);
             // Only the title, not the page.
             assert!(!detail.contains("proxy server"), "{detail}");
         }
-        other => panic!("expected InvalidResponse, got {other:?}"),
+        other => panic!("expected Unavailable, got {other:?}"),
     }
+    assert!(
+        err.is_retryable(),
+        "a proxy's outage page is retryable later"
+    );
+    assert!(err.to_string().contains("3 attempt"), "{err}");
     assert_eq!(requests_received(&server).await, 3);
 }
 
@@ -556,7 +570,7 @@ async fn an_html_502_page_to_a_non_idempotent_request_is_not_retried() {
         .send(soap_request(&server, false))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert_eq!(requests_received(&server).await, 1);
 }
 

@@ -29,14 +29,14 @@ impl IspCatalog {
     }
 
     fn duplicate(config: &IspConfig, operation: &'static str) -> Error {
-        Error::Conflict {
-            provider: config.provider().to_string(),
+        Error::conflict(
+            config.provider().to_string(),
             operation,
-            message: format!(
+            format!(
                 "an ISP configuration named `{}` already exists (names are compared without case); choose another name",
                 config.name()
             ),
-        }
+        )
     }
 
     /// Adds a configuration; a name already in the catalog is an [`Error::Conflict`].
@@ -53,11 +53,11 @@ impl IspCatalog {
     /// unknown `name` is [`Error::NotFound`]. On error nothing changes.
     pub fn replace(&mut self, name: &str, config: IspConfig) -> Result<IspConfig> {
         let Some(at) = self.position(name) else {
-            return Err(Error::NotFound {
-                provider: config.provider().to_string(),
-                operation: "catalog.replace",
-                what: format!("ISP configuration `{}`", name.trim()),
-            });
+            return Err(Error::not_found(
+                config.provider().to_string(),
+                "catalog.replace",
+                format!("ISP configuration `{}`", name.trim()),
+            ));
         };
         if let Some(other) = self.position(config.name()) {
             if other != at {

@@ -225,11 +225,8 @@ impl Transport {
             .user_agent(options.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::Transport {
-                provider: provider.clone(),
-                operation: "build transport",
-                attempts: 0,
-                source: Box::new(e.without_url()),
+            .map_err(|e| {
+                Error::transport(provider.clone(), "build transport", 0, e.without_url())
             })?;
         Ok(Self {
             client,
@@ -249,8 +246,16 @@ impl Transport {
     }
 
     /// Sends `request` with the retry rules of the [module docs](self). Returns 2xx answers (and
-    /// SOAP faults for SOAP requests); every other outcome is a typed error.
-    pub async fn send(&self, mut request: Request) -> Result<Response> {
+    /// the answers its [`accept`](Request::accept) hook recognises); every other outcome is a
+    /// typed error whose `vendor_operation` is the request's operation.
+    pub async fn send(&self, request: Request) -> Result<Response> {
+        let operation = request.operation;
+        self.send_inner(request)
+            .await
+            .map_err(|e| e.in_vendor_call(operation))
+    }
+
+    async fn send_inner(&self, mut request: Request) -> Result<Response> {
         for (name, value) in request.headers.iter_mut() {
             if SENSITIVE.contains(&name.as_str()) {
                 value.set_sensitive(true);
@@ -319,12 +324,12 @@ impl Transport {
     }
 
     fn timeout(&self, request: &Request, attempts: u32, started: Instant) -> Error {
-        Error::Timeout {
-            provider: self.provider.clone(),
-            operation: request.operation,
+        Error::timeout(
+            self.provider.clone(),
+            request.operation,
             attempts,
-            elapsed: started.elapsed(),
-        }
+            started.elapsed(),
+        )
     }
 
     async fn attempt(
@@ -373,12 +378,12 @@ impl Transport {
         let error = if e.is_timeout() {
             self.timeout(request, attempt, started)
         } else {
-            Error::Transport {
-                provider: self.provider.clone(),
-                operation: request.operation,
-                attempts: attempt,
-                source: Box::new(e.without_url()),
-            }
+            Error::transport(
+                self.provider.clone(),
+                request.operation,
+                attempt,
+                e.without_url(),
+            )
         };
         if never_sent || request.idempotent {
             Attempt::Retry(error, None)
@@ -396,13 +401,11 @@ impl Transport {
     ) -> std::result::Result<Vec<u8>, Attempt> {
         let cap = self.options.max_body_bytes;
         let too_large = |n: String| {
-            Attempt::Fail(Error::InvalidResponse {
-                provider: self.provider.clone(),
-                operation: request.operation,
-                detail: format!(
-                    "the body is larger than the {cap}-byte cap ({n}); it was not read"
-                ),
-            })
+            Attempt::Fail(Error::invalid_response(
+                self.provider.clone(),
+                request.operation,
+                format!("the body is larger than the {cap}-byte cap ({n}); it was not read"),
+            ))
         };
         if let Some(len) = response.content_length() {
             if len > cap as u64 {
@@ -423,15 +426,15 @@ impl Transport {
                     let error = if e.is_timeout() {
                         self.timeout(request, attempt, started)
                     } else {
-                        Error::InvalidResponse {
-                            provider: self.provider.clone(),
-                            operation: request.operation,
-                            detail: format!(
+                        Error::invalid_response(
+                            self.provider.clone(),
+                            request.operation,
+                            format!(
                                 "the body was cut off after {} bytes (HTTP {})",
                                 body.len(),
                                 response.status().as_u16()
                             ),
-                        }
+                        )
                     };
                     return Err(if request.idempotent {
                         Attempt::Retry(error, None)
@@ -458,11 +461,7 @@ impl Transport {
         let operation = request.operation;
         let retry_after = retry_after(&response.headers);
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let error = Error::RateLimited {
-                provider,
-                operation,
-                retry_after,
-            };
+            let error = Error::rate_limited(provider, operation, retry_after);
             return match retry_after {
                 Some(wait) if wait > self.options.retry.max_retry_after => Attempt::Fail(error),
                 // A 429 means the vendor did not act on the request: safe to repeat.
@@ -471,20 +470,8 @@ impl Transport {
         }
         let detail = describe_body(status, &response.body);
         if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            let error = if looks_like_html(&response.body) {
-                Error::InvalidResponse {
-                    provider,
-                    operation,
-                    detail: format!("{detail} after {attempt} attempt(s)"),
-                }
-            } else {
-                Error::Unavailable {
-                    provider,
-                    operation,
-                    attempts: attempt,
-                    detail,
-                }
-            };
+            // An outage page from a proxy is an outage like a bare 5xx: retryable.
+            let error = Error::unavailable(provider, operation, attempt, detail);
             if let Some(wait) = retry_after {
                 if wait > self.options.retry.max_retry_after {
                     return Attempt::Fail(error);
@@ -497,33 +484,25 @@ impl Transport {
             };
         }
         Attempt::Fail(match status {
-            StatusCode::UNAUTHORIZED => Error::Unauthenticated {
+            StatusCode::UNAUTHORIZED => Error::unauthenticated(provider, operation, detail),
+            StatusCode::FORBIDDEN => {
+                Error::permission_denied(provider, operation, "(not named by the vendor)", detail)
+            }
+            StatusCode::NOT_FOUND => Error::not_found(provider, operation, detail),
+            StatusCode::CONFLICT => Error::conflict(provider, operation, detail),
+            // Any other 4xx: the vendor refused the request as it was sent.
+            s if s.is_client_error() => Error::rejected(
                 provider,
                 operation,
-                message: detail,
-            },
-            StatusCode::FORBIDDEN => Error::PermissionDenied {
+                Some(status.as_u16().to_string()),
+                detail,
+            ),
+            _ => Error::vendor(
                 provider,
                 operation,
-                permission: "(not named by the vendor)".into(),
-                guidance: detail,
-            },
-            StatusCode::NOT_FOUND => Error::NotFound {
-                provider,
-                operation,
-                what: detail,
-            },
-            StatusCode::CONFLICT => Error::Conflict {
-                provider,
-                operation,
-                message: detail,
-            },
-            _ => Error::Vendor {
-                provider,
-                operation,
-                code: Some(status.as_u16().to_string()),
-                message: detail,
-            },
+                Some(status.as_u16().to_string()),
+                detail,
+            ),
         })
     }
 }
@@ -587,10 +566,12 @@ pub fn describe_body(status: StatusCode, body: &[u8]) -> String {
 /// A header value from a string that is not secret; invalid characters are an
 /// [`Error::InvalidRequest`].
 pub fn header_value(provider: &str, operation: &'static str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| Error::InvalidRequest {
-        provider: provider.to_owned(),
-        operation,
-        detail: "a header value contains characters HTTP does not allow".into(),
+    HeaderValue::from_str(value).map_err(|_| {
+        Error::invalid_request(
+            provider.to_owned(),
+            operation,
+            "a header value contains characters HTTP does not allow",
+        )
     })
 }
 

@@ -70,11 +70,11 @@ impl InteractiveServicesProvider for ConfiguredProvider {
     async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
         self.ensure_active("provision")?;
         if let Err(problems) = request.validate() {
-            return Err(Error::InvalidRequest {
-                provider: self.kind().to_string(),
-                operation: "provision",
-                detail: problems.to_string(),
-            });
+            return Err(Error::invalid_request(
+                self.kind().to_string(),
+                "provision",
+                problems.to_string(),
+            ));
         }
         if request.plan.is_some() {
             return self.inner.provision(request).await;
@@ -85,14 +85,14 @@ impl InteractiveServicesProvider for ConfiguredProvider {
                 with_plan.plan = Some(plan.clone());
                 self.inner.provision(&with_plan).await
             }
-            None => Err(Error::InvalidRequest {
-                provider: self.kind().to_string(),
-                operation: "provision",
-                detail: format!(
+            None => Err(Error::invalid_request(
+                self.kind().to_string(),
+                "provision",
+                format!(
                     "the request names no service plan and ISP configuration `{}` has no default service plan; set one of them",
                     self.config_name
                 ),
-            }),
+            )),
         }
     }
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {

@@ -130,10 +130,7 @@ pub trait InteractiveServicesProvider: fmt::Debug + Send + Sync + 'static {
 
     /// The [`Error::Unsupported`] for `operation` on this provider.
     fn unsupported(&self, operation: &'static str) -> Error {
-        Error::Unsupported {
-            provider: self.kind().to_string(),
-            operation,
-        }
+        Error::unsupported(self.kind().to_string(), operation)
     }
 }
 

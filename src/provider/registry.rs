@@ -255,10 +255,10 @@ impl ProviderRegistry {
     pub fn build(&self, config: &IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> {
         let kind = config.provider();
         let Some(registration) = self.entries.get(kind.as_str()) else {
-            return Err(Error::Unsupported {
-                provider: kind.to_string(),
-                operation: "build (no provider of this name is registered or compiled in)",
-            });
+            return Err(Error::unsupported(
+                kind.to_string(),
+                "build (no provider of this name is registered or compiled in)",
+            ));
         };
         if kind.built_in().is_none() {
             let mut problems = ValidationErrors::new();

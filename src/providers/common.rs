@@ -26,20 +26,22 @@ pub fn plan_for_change(
     change: &PlanChange,
 ) -> Result<PlanId> {
     if current.status == AccountStatus::Terminated {
-        return Err(Error::Conflict {
-            provider: provider.to_owned(),
-            operation: "change_plan",
-            message: format!("account {id} is terminated"),
-        });
+        return Err(Error::conflict(
+            provider.to_owned(),
+            "change_plan",
+            format!("account {id} is terminated"),
+        ));
     }
     change
         .plan
         .clone()
         .or_else(|| current.plan.clone())
-        .ok_or_else(|| Error::InvalidRequest {
-            provider: provider.to_owned(),
-            operation: "change_plan",
-            detail: "the account has no plan and the change names none".into(),
+        .ok_or_else(|| {
+            Error::invalid_request(
+                provider.to_owned(),
+                "change_plan",
+                "the account has no plan and the change names none",
+            )
         })
 }
 
@@ -58,7 +60,8 @@ pub fn outcome_unknown(e: &Error) -> bool {
 /// Creates a customer at most once, for vendors whose create is not idempotent but who can
 /// look a customer up by the dealer's customer id:
 ///
-/// 1. look up first: an existing customer is an [`Error::Conflict`];
+/// 1. look up first: an existing customer is an [`Error::Conflict`] carrying its account id
+///    ([`Error::existing_account`]);
 /// 2. create; when the outcome is unknown, look up again and return the customer that was made;
 ///    only when the lookup finds nothing is the create repeated (at most `attempts` creates);
 /// 3. a failed lookup ends the call: creating again could make a duplicate.
@@ -79,11 +82,12 @@ where
     RF: Future<Output = Result<IspAccount>>,
 {
     if let Some(existing) = lookup().await? {
-        return Err(Error::Conflict {
-            provider: provider.to_owned(),
-            operation: "provision",
-            message: format!("dealer customer {dealer_customer_id} already has account {existing}"),
-        });
+        return Err(Error::duplicate_customer(
+            provider,
+            "provision",
+            dealer_customer_id,
+            existing,
+        ));
     }
     let mut last = None;
     for _ in 0..attempts.max(1) {
@@ -104,9 +108,7 @@ where
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| Error::InvalidResponse {
-        provider: provider.to_owned(),
-        operation: "provision",
-        detail: "no create was attempted".into(),
+    Err(last.unwrap_or_else(|| {
+        Error::invalid_response(provider.to_owned(), "provision", "no create was attempted")
     }))
 }

@@ -94,11 +94,7 @@ impl InMemoryProvider {
     }
 
     fn not_found(&self, operation: &'static str, id: &AccountId) -> Error {
-        Error::NotFound {
-            provider: self.kind_name(),
-            operation,
-            what: format!("account {id}"),
-        }
+        Error::not_found(self.kind_name(), operation, format!("account {id}"))
     }
 
     fn push_event(state: &mut State, account: &AccountId, kind: EventKind) {
@@ -134,11 +130,11 @@ impl InMemoryProvider {
         if self.plans.iter().any(|p| &p.id == plan) {
             Ok(())
         } else {
-            Err(Error::InvalidRequest {
-                provider: self.kind_name(),
+            Err(Error::invalid_request(
+                self.kind_name(),
                 operation,
-                detail: format!("service plan `{plan}` does not exist"),
-            })
+                format!("service plan `{plan}` does not exist"),
+            ))
         }
     }
 }
@@ -155,11 +151,11 @@ impl InteractiveServicesProvider for InMemoryProvider {
 
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
         if self.reject_credentials {
-            return Err(Error::Unauthenticated {
-                provider: self.kind_name(),
-                operation: "validate_credentials",
-                message: "the token was rejected".into(),
-            });
+            return Err(Error::unauthenticated(
+                self.kind_name(),
+                "validate_credentials",
+                "the token was rejected",
+            ));
         }
         Ok(CredentialCheck {
             login: "in-memory".into(),
@@ -177,10 +173,8 @@ impl InteractiveServicesProvider for InMemoryProvider {
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
-        let plan = request.plan.clone().ok_or_else(|| Error::InvalidRequest {
-            provider: self.kind_name(),
-            operation: "provision",
-            detail: "no service plan".into(),
+        let plan = request.plan.clone().ok_or_else(|| {
+            Error::invalid_request(self.kind_name(), "provision", "no service plan")
         })?;
         self.check_plan("provision", &plan)?;
         let mut state = self.state();
@@ -189,14 +183,14 @@ impl InteractiveServicesProvider for InMemoryProvider {
             .values()
             .find(|a| a.dealer_customer_id.as_ref() == Some(&request.dealer_customer_id))
         {
-            return Err(Error::Conflict {
-                provider: self.kind_name(),
-                operation: "provision",
-                message: format!(
+            return Err(Error::conflict(
+                self.kind_name(),
+                "provision",
+                format!(
                     "dealer customer {} already has account {}",
                     request.dealer_customer_id, existing.id
                 ),
-            });
+            ));
         }
         state.next_id += 1;
         let id = AccountId::new(format!("{}", 100_000 + state.next_id));
@@ -235,11 +229,11 @@ impl InteractiveServicesProvider for InMemoryProvider {
             .cloned()
             .ok_or_else(|| self.not_found("change_plan", id))?;
         if account.status == AccountStatus::Terminated {
-            return Err(Error::Conflict {
-                provider: self.kind_name(),
-                operation: "change_plan",
-                message: format!("account {id} is terminated"),
-            });
+            return Err(Error::conflict(
+                self.kind_name(),
+                "change_plan",
+                format!("account {id} is terminated"),
+            ));
         }
         if change.validate_only {
             return Ok(account);
@@ -286,14 +280,13 @@ impl InteractiveServicesProvider for InMemoryProvider {
     async fn events_since(&self, cursor: Option<&Cursor>) -> Result<EventPage> {
         let from = match cursor {
             None => 0,
-            Some(c) => c
-                .as_str()
-                .parse::<usize>()
-                .map_err(|_| Error::InvalidRequest {
-                    provider: self.kind_name(),
-                    operation: "events_since",
-                    detail: format!("`{c}` is not a cursor this provider issued"),
-                })?,
+            Some(c) => c.as_str().parse::<usize>().map_err(|_| {
+                Error::invalid_request(
+                    self.kind_name(),
+                    "events_since",
+                    format!("`{c}` is not a cursor this provider issued"),
+                )
+            })?,
         };
         let state = self.state();
         let events: Vec<IspEvent> = state
@@ -320,11 +313,11 @@ impl InteractiveServicesProvider for InMemoryProvider {
 
     async fn create_builder_record(&self, request: &BuilderRecordRequest) -> Result<BuilderRecord> {
         if request.program.as_str() != "BP-1" {
-            return Err(Error::NotFound {
-                provider: self.kind_name(),
-                operation: "create_builder_record",
-                what: format!("Builder Program {}", request.program),
-            });
+            return Err(Error::not_found(
+                self.kind_name(),
+                "create_builder_record",
+                format!("Builder Program {}", request.program),
+            ));
         }
         let mut state = self.state();
         if let Some(r) = state

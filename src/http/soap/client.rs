@@ -115,11 +115,8 @@ impl SoapClient {
     }
 
     fn invalid(&self, operation: &'static str, detail: impl Into<String>) -> Error {
-        Error::InvalidResponse {
-            provider: self.transport.provider().to_owned(),
-            operation,
-            detail: detail.into(),
-        }
+        Error::invalid_response(self.transport.provider(), operation, detail)
+            .in_vendor_call(operation)
     }
 
     /// Sends `call` and returns its `<OpResponse>` element, checked to be in the vendor's
@@ -147,12 +144,12 @@ impl SoapClient {
         request.accept = Some(accept_fault);
         let response = self.transport.send(request).await?;
         if self.empty_is_unavailable && response.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(SoapFailure::Error(Error::Unavailable {
-                provider: provider.to_owned(),
+            return Err(SoapFailure::Error(Error::unavailable(
+                provider.to_owned(),
                 operation,
-                attempts: response.attempts,
-                detail: "the service answered with an empty body (service unavailable)".into(),
-            }));
+                response.attempts,
+                "the service answered with an empty body (service unavailable)",
+            )));
         }
         let element = match read_envelope(&response.body) {
             Ok(e) => e,

@@ -406,22 +406,22 @@ pub enum SoapError {
 }
 
 impl SoapError {
-    /// The crate error: a fault becomes [`Error::Vendor`] with its code and text, anything else
+    /// The crate error: a client (sender) fault becomes [`Error::Rejected`], any other fault
+    /// [`Error::Vendor`], each with its code and text; anything else
     /// [`Error::InvalidResponse`]. Vendor modules map the faults they know more precisely first.
     pub fn into_error(self, provider: &str, operation: &'static str) -> Error {
-        match self {
-            SoapError::Fault(f) => Error::Vendor {
-                provider: provider.to_owned(),
-                operation,
-                code: Some(f.code),
-                message: f.reason,
-            },
-            SoapError::Invalid(detail) => Error::InvalidResponse {
-                provider: provider.to_owned(),
-                operation,
-                detail,
-            },
-        }
+        let error = match self {
+            SoapError::Fault(f) => {
+                let local = f.code.rsplit(':').next().unwrap_or("");
+                if local.eq_ignore_ascii_case("client") || local.eq_ignore_ascii_case("sender") {
+                    Error::rejected(provider, operation, Some(f.code), f.reason)
+                } else {
+                    Error::vendor(provider, operation, Some(f.code), f.reason)
+                }
+            }
+            SoapError::Invalid(detail) => Error::invalid_response(provider, operation, detail),
+        };
+        error.in_vendor_call(operation)
     }
 }
 

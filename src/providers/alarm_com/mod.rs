@@ -217,19 +217,11 @@ impl AlarmCom {
     pub fn service_url(&self, service: Service) -> Result<Url> {
         self.base
             .join(service.file())
-            .map_err(|e| Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: "build URL",
-                detail: e.to_string(),
-            })
+            .map_err(|e| Error::invalid_request(PROVIDER, "build URL", e.to_string()))
     }
 
     fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Error {
-        Error::InvalidResponse {
-            provider: PROVIDER.into(),
-            operation,
-            detail: detail.into(),
-        }
+        Error::invalid_response(PROVIDER, operation, detail).in_vendor_call(operation)
     }
 
     /// Sends one operation and returns the `<Op>Result` element (or the `<Op>Response` element
@@ -271,29 +263,18 @@ impl AlarmCom {
             .map(|(_, r)| r.trim().trim_end_matches('.').to_owned())
         {
             let (permission, guidance) = self.permission_guidance(&rest);
-            return Error::PermissionDenied {
-                provider: PROVIDER.into(),
-                operation,
-                permission,
-                guidance,
-            };
+            return Error::permission_denied(PROVIDER, operation, permission, guidance)
+                .in_vendor_call(operation);
         }
         if text.contains("authentication")
             || text.contains("invalid login")
             || text.contains("password")
         {
-            return Error::Unauthenticated {
-                provider: PROVIDER.into(),
-                operation,
-                message: fault.reason,
-            };
+            return Error::unauthenticated(PROVIDER, operation, fault.reason)
+                .in_vendor_call(operation);
         }
         if text.contains("not found") || text.contains("does not exist") {
-            return Error::NotFound {
-                provider: PROVIDER.into(),
-                operation,
-                what: fault.reason,
-            };
+            return Error::not_found(PROVIDER, operation, fault.reason).in_vendor_call(operation);
         }
         SoapError::Fault(fault).into_error(PROVIDER, operation)
     }
@@ -361,10 +342,12 @@ impl AlarmCom {
             .parse::<i64>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation,
-                detail: format!("`{id}` is not an Alarm.com customer id (a positive whole number)"),
+            .ok_or_else(|| {
+                Error::invalid_request(
+                    PROVIDER,
+                    operation,
+                    format!("`{id}` is not an Alarm.com customer id (a positive whole number)"),
+                )
             })
     }
 
@@ -375,12 +358,13 @@ impl AlarmCom {
     fn check_success(&self, operation: &'static str, result: &Element) -> Result<()> {
         match Self::parse(operation, wire::success(result))? {
             Ok(()) => Ok(()),
-            Err(message) => Err(Error::Vendor {
-                provider: PROVIDER.into(),
-                operation,
-                code: Some("Success=false".into()),
-                message,
-            }),
+            // Success=false: the service refused the input (a package, an add-on, a field).
+            Err(message) => {
+                Err(
+                    Error::rejected(PROVIDER, operation, Some("Success=false".into()), message)
+                        .in_vendor_call(operation),
+                )
+            }
         }
     }
 
@@ -528,6 +512,51 @@ impl InteractiveServicesProvider for AlarmCom {
     }
 
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
+        self.validate_credentials_inner()
+            .await
+            .map_err(|e| e.during("validate_credentials"))
+    }
+
+    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+        self.service_plans_inner()
+            .await
+            .map_err(|e| e.during("service_plans"))
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        self.provision_inner(request)
+            .await
+            .map_err(|e| e.during("provision"))
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+        self.account_inner(id)
+            .await
+            .map_err(|e| e.during("account"))
+    }
+
+    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+        self.change_plan_inner(id, change)
+            .await
+            .map_err(|e| e.during("change_plan"))
+    }
+
+    async fn terminate(&self, id: &AccountId) -> Result<()> {
+        self.terminate_inner(id)
+            .await
+            .map_err(|e| e.during("terminate"))
+    }
+
+    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+        self.list_accounts_inner(include_terminated)
+            .await
+            .map_err(|e| e.during("list_accounts"))
+    }
+}
+
+/// The operations' bodies; the trait methods name the crate's operation on their errors.
+impl AlarmCom {
+    async fn validate_credentials_inner(&self) -> Result<CredentialCheck> {
         const OP: &str = "GetLoginRoles";
         let r = self
             .call(
@@ -536,16 +565,7 @@ impl InteractiveServicesProvider for AlarmCom {
                 Node::new(OP).xmlns(wire::NAMESPACE),
                 true,
             )
-            .await
-            .map_err(|e| match e {
-                Error::PermissionDenied { .. } => e,
-                Error::Unauthenticated { message, .. } => Error::Unauthenticated {
-                    provider: PROVIDER.into(),
-                    operation: "validate_credentials",
-                    message,
-                },
-                other => other,
-            })?;
+            .await?;
         let mut legacy: BTreeSet<String> = BTreeSet::new();
         let mut custom: BTreeSet<String> = BTreeSet::new();
         let mut templates: BTreeSet<String> = BTreeSet::new();
@@ -588,12 +608,12 @@ impl InteractiveServicesProvider for AlarmCom {
         };
         if !can_provision {
             let (permission, guidance) = self.integration_guidance(sub_dealer);
-            return Err(Error::PermissionDenied {
-                provider: PROVIDER.into(),
-                operation: "validate_credentials",
+            return Err(Error::permission_denied(
+                PROVIDER,
+                "validate_credentials",
                 permission,
                 guidance,
-            });
+            ));
         }
         let mut granted = vec!["provisioning".to_owned()];
         let mut missing = Vec::new();
@@ -645,7 +665,7 @@ impl InteractiveServicesProvider for AlarmCom {
         })
     }
 
-    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+    async fn service_plans_inner(&self) -> Result<Vec<ServicePlan>> {
         const OP: &str = "GetPackageIds";
         let caller_version = self.caller_version().await?;
         let mut plans: Vec<ServicePlan> = Vec::new();
@@ -688,18 +708,16 @@ impl InteractiveServicesProvider for AlarmCom {
         Ok(plans)
     }
 
-    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
-        let plan = request.plan.clone().ok_or_else(|| Error::InvalidRequest {
-            provider: PROVIDER.into(),
-            operation: "provision",
-            detail: "the request names no service plan (package id)".into(),
+    async fn provision_inner(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        let plan = request.plan.clone().ok_or_else(|| {
+            Error::invalid_request(
+                PROVIDER,
+                "provision",
+                "the request names no service plan (package id)",
+            )
         })?;
         if let Err(why) = (SPEC.check_plan_id)(plan.as_str()) {
-            return Err(Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: "provision",
-                detail: why,
-            });
+            return Err(Error::invalid_request(PROVIDER, "provision", why));
         }
         let dealer_id = request.dealer_customer_id.as_str();
         let mut account = super::common::create_once(
@@ -730,22 +748,22 @@ impl InteractiveServicesProvider for AlarmCom {
         Ok(account)
     }
 
-    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+    async fn account_inner(&self, id: &AccountId) -> Result<IspAccount> {
         const OP: &str = "GetCustomerInfo";
         let customer = Self::customer_id("account", id)?;
         let r = self.customer_call(OP, customer).await?;
         // An empty or nil result is how a missing customer may also come back.
         if r.children.is_empty() {
-            return Err(Error::NotFound {
-                provider: PROVIDER.into(),
-                operation: "account",
-                what: format!("customer {customer}"),
-            });
+            return Err(Error::not_found(
+                PROVIDER,
+                "account",
+                format!("customer {customer}"),
+            ));
         }
         Self::parse(OP, wire::parse_customer_info(&r))
     }
 
-    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+    async fn change_plan_inner(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
         let customer = Self::customer_id("change_plan", id)?;
         let current = self.account(id).await?;
         let plan = super::common::plan_for_change(PROVIDER, id, &current, change)?;
@@ -810,7 +828,7 @@ impl InteractiveServicesProvider for AlarmCom {
         self.account(id).await
     }
 
-    async fn terminate(&self, id: &AccountId) -> Result<()> {
+    async fn terminate_inner(&self, id: &AccountId) -> Result<()> {
         const OP: &str = "TerminateCustomer";
         let customer = Self::customer_id("terminate", id)?;
         let r = self.customer_call(OP, customer).await?;
@@ -822,18 +840,17 @@ impl InteractiveServicesProvider for AlarmCom {
         if account.status == AccountStatus::Terminated {
             Ok(())
         } else {
-            Err(Error::Vendor {
-                provider: PROVIDER.into(),
-                operation: "terminate",
-                code: Some("false".into()),
-                message: format!(
-                    "TerminateCustomer answered false and customer {customer} is still active"
-                ),
-            })
+            Err(Error::vendor(
+                PROVIDER,
+                "terminate",
+                Some("false".into()),
+                format!("TerminateCustomer answered false and customer {customer} is still active"),
+            )
+            .in_vendor_call(OP))
         }
     }
 
-    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+    async fn list_accounts_inner(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
         const OP: &str = "GetCustomerList";
         let r = self
             .call(

@@ -21,10 +21,10 @@ pub(crate) fn register(registry: &mut ProviderRegistry) {
     registry.register_spec(
         SPEC,
         |_: &IspConfig| -> crate::Result<Arc<dyn InteractiveServicesProvider>> {
-            Err(Error::Unsupported {
-                provider: NAME.into(),
-                operation: "build (the Brinks Home provider is not implemented yet)",
-            })
+            Err(Error::unsupported(
+                NAME,
+                "build (the Brinks Home provider is not implemented yet)",
+            ))
         },
     );
 }

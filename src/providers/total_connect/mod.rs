@@ -203,7 +203,7 @@ impl TotalConnectBuilder {
 ///
 /// Invalid-session codes map to [`Error::Unauthenticated`] here; the provider itself answers
 /// them first by logging in once more.
-pub fn result_error(operation: &'static str, status: &ResultStatus) -> Option<Error> {
+pub(crate) fn result_error(operation: &'static str, status: &ResultStatus) -> Option<Error> {
     let code = status.code;
     let text = if status.data.trim().is_empty() {
         wire::meaning(code).to_owned()
@@ -213,55 +213,45 @@ pub fn result_error(operation: &'static str, status: &ResultStatus) -> Option<Er
     let provider = PROVIDER.to_owned();
     Some(match wire::classify(code) {
         CodeClass::Success => return None,
-        CodeClass::InvalidSession => Error::Unauthenticated {
+        CodeClass::InvalidSession => Error::unauthenticated(
             provider,
             operation,
-            message: format!("the session was refused (code {code}): {text}"),
-        },
-        CodeClass::BadCredentials => Error::Unauthenticated {
+            format!("the session was refused (code {code}): {text}"),
+        ),
+        CodeClass::BadCredentials => {
+            Error::unauthenticated(provider, operation, format!("code {code}: {text}"))
+        }
+        CodeClass::Retryable => {
+            Error::unavailable(provider, operation, 1, format!("code {code}: {text}"))
+        }
+        CodeClass::NotAuthorized => Error::permission_denied(
             provider,
             operation,
-            message: format!("code {code}: {text}"),
-        },
-        CodeClass::Retryable => Error::Unavailable {
-            provider,
-            operation,
-            attempts: 1,
-            detail: format!("code {code}: {text}"),
-        },
-        CodeClass::NotAuthorized => Error::PermissionDenied {
-            provider,
-            operation,
-            permission: "AlarmNet dealer API access".into(),
-            guidance: format!(
+            "AlarmNet dealer API access",
+            format!(
                 "AlarmNet refused the call (code {code}: {text}). Check the company id, and ask Resideo to enable dealer API access for the integration user in that company."
             ),
-        },
-        CodeClass::Unsupported => Error::Unsupported {
+        ),
+        CodeClass::Unsupported => Error::unsupported(provider, operation),
+        CodeClass::NotFound => {
+            Error::not_found(provider, operation, format!("code {code}: {text}"))
+        }
+        // -501: the vendor refused the input; not retryable.
+        CodeClass::InvalidParameter => {
+            Error::rejected(provider, operation, Some(code.to_string()), text)
+        }
+        CodeClass::VendorError => Error::vendor(provider, operation, Some(code.to_string()), text),
+        CodeClass::Unknown => Error::vendor(
             provider,
             operation,
-        },
-        CodeClass::NotFound => Error::NotFound {
-            provider,
-            operation,
-            what: format!("code {code}: {text}"),
-        },
-        CodeClass::InvalidParameter | CodeClass::VendorError => Error::Vendor {
-            provider,
-            operation,
-            code: Some(code.to_string()),
-            message: text,
-        },
-        CodeClass::Unknown => Error::Vendor {
-            provider,
-            operation,
-            code: Some(code.to_string()),
-            message: format!(
+            Some(code.to_string()),
+            format!(
                 "unknown result code {code}, treated as a failure: {}",
                 status.data.trim()
             ),
-        },
-    })
+        ),
+    }
+    .in_vendor_call(operation))
 }
 
 trait HasStatus {
@@ -311,33 +301,30 @@ impl TotalConnect {
     }
 
     fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Error {
-        Error::InvalidResponse {
-            provider: PROVIDER.into(),
-            operation,
-            detail: detail.into(),
-        }
+        Error::invalid_response(PROVIDER, operation, detail).in_vendor_call(operation)
     }
 
     fn unavailable_empty(operation: &'static str) -> Error {
-        Error::Unavailable {
-            provider: PROVIDER.into(),
+        Error::unavailable(
+            PROVIDER,
             operation,
-            attempts: 1,
-            detail: "the service answered with an empty body (service unavailable)".into(),
-        }
+            1,
+            "the service answered with an empty body (service unavailable)",
+        )
+        .in_vendor_call(operation)
     }
 
     fn check_rejected(&self, operation: &'static str) -> Result<()> {
         let rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
         match rejected.as_ref() {
             None => Ok(()),
-            Some(why) => Err(Error::Unauthenticated {
-                provider: PROVIDER.into(),
+            Some(why) => Err(Error::unauthenticated(
+                PROVIDER,
                 operation,
-                message: format!(
+                format!(
                     "the credentials were rejected earlier ({why}); this provider does not log in again, so that the account is not locked. Fix the credentials and build a new provider"
                 ),
-            }),
+            )),
         }
     }
 
@@ -378,11 +365,7 @@ impl TotalConnect {
         let url = self
             .base
             .join(wire::SOAP_PATH)
-            .map_err(|e| Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: OP,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| Error::invalid_request(PROVIDER, OP, e.to_string()))?;
         let element = self
             .soap
             .call(SoapCall {
@@ -446,11 +429,7 @@ impl TotalConnect {
         let mut url = self
             .base
             .join(wire::DEALER_API_PATH)
-            .map_err(|e| Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: call.operation,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| Error::invalid_request(PROVIDER, call.operation, e.to_string()))?;
         if let Ok(mut segments) = url.path_segments_mut() {
             segments
                 .pop_if_empty()
@@ -769,15 +748,53 @@ impl InteractiveServicesProvider for TotalConnect {
     }
 
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
+        self.validate_credentials_inner()
+            .await
+            .map_err(|e| e.during("validate_credentials"))
+    }
+
+    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+        self.service_plans_inner()
+            .await
+            .map_err(|e| e.during("service_plans"))
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        self.provision_inner(request)
+            .await
+            .map_err(|e| e.during("provision"))
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+        self.account_inner(id)
+            .await
+            .map_err(|e| e.during("account"))
+    }
+
+    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+        self.change_plan_inner(id, change)
+            .await
+            .map_err(|e| e.during("change_plan"))
+    }
+
+    async fn terminate(&self, id: &AccountId) -> Result<()> {
+        self.terminate_inner(id)
+            .await
+            .map_err(|e| e.during("terminate"))
+    }
+
+    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+        self.list_accounts_inner(include_terminated)
+            .await
+            .map_err(|e| e.during("list_accounts"))
+    }
+}
+
+/// The operations' bodies; the trait methods name the crate's operation on their errors.
+impl TotalConnect {
+    async fn validate_credentials_inner(&self) -> Result<CredentialCheck> {
         // A login, then the cheapest authenticated call, which also checks the company id.
-        self.service_plans().await.map_err(|e| match e {
-            Error::Unauthenticated { message, .. } => Error::Unauthenticated {
-                provider: PROVIDER.into(),
-                operation: "validate_credentials",
-                message,
-            },
-            other => other,
-        })?;
+        self.service_plans().await?;
         Ok(CredentialCheck {
             login: self.login.user_name.clone(),
             granted: vec!["provisioning".into()],
@@ -785,7 +802,7 @@ impl InteractiveServicesProvider for TotalConnect {
         })
     }
 
-    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
+    async fn service_plans_inner(&self) -> Result<Vec<ServicePlan>> {
         let reply: wire::PlansReply = self
             .api(ApiCall {
                 operation: "GetPlans",
@@ -812,12 +829,8 @@ impl InteractiveServicesProvider for TotalConnect {
             .collect())
     }
 
-    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
-        let invalid = |detail: String| Error::InvalidRequest {
-            provider: PROVIDER.into(),
-            operation: "provision",
-            detail,
-        };
+    async fn provision_inner(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        let invalid = |detail: String| Error::invalid_request(PROVIDER, "provision", detail);
         let plan = request
             .plan
             .clone()
@@ -835,7 +848,7 @@ impl InteractiveServicesProvider for TotalConnect {
         .await
     }
 
-    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
+    async fn account_inner(&self, id: &AccountId) -> Result<IspAccount> {
         const OP: &str = "GetAccount";
         let reply: wire::AccountReply = self
             .api(ApiCall {
@@ -857,19 +870,19 @@ impl InteractiveServicesProvider for TotalConnect {
         Ok(account)
     }
 
-    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+    async fn change_plan_inner(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
         if change.validate_only {
             return Err(self.unsupported("change_plan (validate_only)"));
         }
         if let Some(a) = change.add.iter().find(|a| a.quantity.is_some()) {
-            return Err(Error::InvalidRequest {
-                provider: PROVIDER.into(),
-                operation: "change_plan",
-                detail: format!(
+            return Err(Error::invalid_request(
+                PROVIDER,
+                "change_plan",
+                format!(
                     "Total Connect features have no quantities (`{}`)",
                     a.feature
                 ),
-            });
+            ));
         }
         let current = self.account(id).await?;
         let plan = super::common::plan_for_change(PROVIDER, id, &current, change)?;
@@ -898,7 +911,7 @@ impl InteractiveServicesProvider for TotalConnect {
         self.account(id).await
     }
 
-    async fn terminate(&self, id: &AccountId) -> Result<()> {
+    async fn terminate_inner(&self, id: &AccountId) -> Result<()> {
         let _: wire::StatusReply = self
             .api(ApiCall {
                 operation: "TerminateAccount",
@@ -912,7 +925,7 @@ impl InteractiveServicesProvider for TotalConnect {
         Ok(())
     }
 
-    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
+    async fn list_accounts_inner(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
         let reply: wire::AccountListReply = self
             .api(ApiCall {
                 operation: "FindAccounts",

@@ -102,7 +102,7 @@ pub(crate) fn meaning(code: i64) -> &'static str {
 
 /// The code and text every answer carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResultStatus {
+pub(crate) struct ResultStatus {
     /// `ResultCode`.
     #[serde(rename = "ResultCode")]
     pub code: i64,
