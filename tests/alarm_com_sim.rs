@@ -259,7 +259,10 @@ async fn feature_change_sends_the_full_set_and_validation_only_changes_nothing()
     let refused = p
         .change_plan(&acct.id, &PlanChange::new().plan("424242").validate_only())
         .await;
-    assert!(matches!(refused, Err(Error::Vendor { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::Rejected { .. })),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

@@ -413,10 +413,16 @@ async fn every_result_code_maps_to_its_documented_error() {
             | (CodeClass::NotAuthorized, Err(Error::PermissionDenied { .. }))
             | (CodeClass::Unsupported, Err(Error::Unsupported { .. }))
             | (CodeClass::NotFound, Err(Error::NotFound { .. })) => {}
-            (
-                CodeClass::InvalidParameter | CodeClass::VendorError,
-                Err(Error::Vendor { code: Some(c), .. }),
-            ) if *c == code_text => {}
+            (CodeClass::InvalidParameter, Err(e @ Error::Rejected { code: Some(c), .. }))
+                if *c == code_text =>
+            {
+                assert!(!e.is_retryable(), "{code}: the input was refused")
+            }
+            (CodeClass::VendorError, Err(e @ Error::Vendor { code: Some(c), .. }))
+                if *c == code_text =>
+            {
+                assert!(e.is_retryable(), "{code}: the vendor's own failure")
+            }
             _ => panic!("{code} ({meaning}, {class:?}) mapped to {r:?}"),
         }
         checked += 1;
@@ -795,7 +801,7 @@ async fn plan_change_sends_the_full_feature_set() {
         .change_plan(&acct.id, &PlanChange::new().plan("TC-NOPE"))
         .await;
     assert!(
-        matches!(&r, Err(Error::Vendor { code: Some(c), .. }) if c == "-501"),
+        matches!(&r, Err(Error::Rejected { code: Some(c), .. }) if c == "-501"),
         "{r:?}"
     );
     assert_eq!(
