@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use interactive_services::testkit::{self, InMemoryProvider};
 use interactive_services::{
-    AccountId, AccountStatus, Address, BuilderProgram, BuilderRecord, BuilderRecordRequest,
-    Capabilities, ConfiguredProvider, Contact, CredentialCheck, CredentialField, Cursor, Error,
-    EventPage, InteractiveServicesProvider, IspAccount, IspConfig, PlanChange, PlanId,
-    ProviderKind, ProviderRegistry, ProvisionRequest, Result, ServicePlan, Status,
+    AccountId, AccountStatus, Address, BuilderProgram, BuilderProgramRecord,
+    BuilderProgramRecordRequest, Capabilities, ConfiguredProvider, Contact, CredentialCheck,
+    CredentialField, Cursor, Error, EventPage, InteractiveServicesProvider, IspAccount, IspConfig,
+    PlanChange, PlanId, ProviderKind, ProviderRegistry, ProvisionRequest, Result, ServicePlan,
+    Status,
 };
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -40,8 +41,8 @@ fn customer(dealer_id: &str) -> ProvisionRequest {
         .build()
 }
 
-fn builder_record(dealer_id: &str) -> BuilderRecordRequest {
-    BuilderRecordRequest::new("BP-1", dealer_id, Address::default())
+fn builder_program_record(dealer_id: &str) -> BuilderProgramRecordRequest {
+    BuilderProgramRecordRequest::new("BP-1", dealer_id, Address::default())
 }
 
 #[track_caller]
@@ -166,9 +167,12 @@ impl InteractiveServicesProvider for WireProbe {
         self.call("builder_programs").await?;
         Ok(Vec::new())
     }
-    async fn create_builder_record(&self, request: &BuilderRecordRequest) -> Result<BuilderRecord> {
-        self.call("create_builder_record").await?;
-        Ok(BuilderRecord {
+    async fn create_builder_program_record(
+        &self,
+        request: &BuilderProgramRecordRequest,
+    ) -> Result<BuilderProgramRecord> {
+        self.call("create_builder_program_record").await?;
+        Ok(BuilderProgramRecord {
             id: "C-1".into(),
             program: request.program.clone(),
             dealer_customer_id: request.dealer_customer_id.clone(),
@@ -267,8 +271,10 @@ async fn an_inactive_config_changes_nothing_and_sends_nothing() {
     );
     assert_inactive(provider.terminate(&id).await, "terminate", PROBE);
     assert_inactive(
-        provider.create_builder_record(&builder_record("C-3")).await,
-        "create_builder_record",
+        provider
+            .create_builder_program_record(&builder_program_record("C-3"))
+            .await,
+        "create_builder_program_record",
         PROBE,
     );
     assert_eq!(
@@ -317,7 +323,7 @@ async fn an_active_config_lets_changes_through() {
     provider.change_plan(&id, &PlanChange::new()).await.unwrap();
     provider.terminate(&id).await.unwrap();
     provider
-        .create_builder_record(&builder_record("C-1"))
+        .create_builder_program_record(&builder_program_record("C-1"))
         .await
         .unwrap();
     assert_eq!(
@@ -326,7 +332,7 @@ async fn an_active_config_lets_changes_through() {
             "provision",
             "change_plan",
             "terminate",
-            "create_builder_record"
+            "create_builder_program_record"
         ]
     );
 }
@@ -352,8 +358,10 @@ async fn inactive_in_memory_config_refuses_changes_and_allows_reads() {
     );
     assert_inactive(provider.terminate(&id).await, "terminate", provider_name);
     assert_inactive(
-        provider.create_builder_record(&builder_record("C-1")).await,
-        "create_builder_record",
+        provider
+            .create_builder_program_record(&builder_program_record("C-1"))
+            .await,
+        "create_builder_program_record",
         provider_name,
     );
     assert!(
@@ -662,7 +670,7 @@ async fn exercise<P: InteractiveServicesProvider>(p: &P, dealer_id: &str) {
     assert!(p.list_accounts(false).await.unwrap().contains(&account.id));
     assert!(!p.events_since(None).await.unwrap().events.is_empty());
     assert!(!p.builder_programs().await.unwrap().is_empty());
-    p.create_builder_record(&builder_record(dealer_id))
+    p.create_builder_program_record(&builder_program_record(dealer_id))
         .await
         .unwrap();
     p.terminate(&account.id).await.unwrap();
@@ -746,8 +754,9 @@ async fn assert_optional_operations_unsupported(p: &dyn InteractiveServicesProvi
     );
     assert_unsupported(p.builder_programs().await, "builder_programs");
     assert_unsupported(
-        p.create_builder_record(&builder_record("C-1")).await,
-        "create_builder_record",
+        p.create_builder_program_record(&builder_program_record("C-1"))
+            .await,
+        "create_builder_program_record",
     );
     assert_unsupported(p.list_accounts(true).await, "list_accounts");
 }

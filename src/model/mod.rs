@@ -83,7 +83,7 @@ string_id!(
 );
 string_id!(
     /// A Builder Program record id (Alarm.com commitment id).
-    BuilderRecordId
+    BuilderProgramRecordId
 );
 
 /// A service plan a dealer may sell.
@@ -635,7 +635,7 @@ pub struct BuilderProgram {
 /// A request to record a Builder Program home (a pre-install commitment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct BuilderRecordRequest {
+pub struct BuilderProgramRecordRequest {
     /// The program.
     pub program: BuilderProgramId,
     /// The dealer's own id for the future customer.
@@ -646,7 +646,7 @@ pub struct BuilderRecordRequest {
     pub expected_panel_type: Option<String>,
 }
 
-impl BuilderRecordRequest {
+impl BuilderProgramRecordRequest {
     /// A record for `program` at `address`.
     pub fn new(
         program: impl Into<BuilderProgramId>,
@@ -670,9 +670,9 @@ impl BuilderRecordRequest {
 
 /// A Builder Program record at the vendor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuilderRecord {
+pub struct BuilderProgramRecord {
     /// The record id.
-    pub id: BuilderRecordId,
+    pub id: BuilderProgramRecordId,
     /// The program.
     pub program: BuilderProgramId,
     /// The dealer's customer id.

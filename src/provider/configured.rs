@@ -8,8 +8,8 @@ use super::{Capabilities, InteractiveServicesProvider};
 use crate::config::{IspConfig, Status};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, BuilderProgram, BuilderRecord, BuilderRecordRequest, CredentialCheck, Cursor,
-    EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
+    AccountId, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest, CredentialCheck,
+    Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
 };
 
 /// The rules a configuration imposes on whatever provider it built: an Inactive configuration
@@ -117,8 +117,11 @@ impl InteractiveServicesProvider for ConfiguredProvider {
     async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
         self.inner.builder_programs().await
     }
-    async fn create_builder_record(&self, request: &BuilderRecordRequest) -> Result<BuilderRecord> {
-        self.ensure_active("create_builder_record")?;
-        self.inner.create_builder_record(request).await
+    async fn create_builder_program_record(
+        &self,
+        request: &BuilderProgramRecordRequest,
+    ) -> Result<BuilderProgramRecord> {
+        self.ensure_active("create_builder_program_record")?;
+        self.inner.create_builder_program_record(request).await
     }
 }

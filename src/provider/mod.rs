@@ -20,8 +20,8 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, BuilderProgram, BuilderRecord, BuilderRecordRequest, CredentialCheck, Cursor,
-    EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
+    AccountId, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest, CredentialCheck,
+    Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
 };
 
 /// Which optional operations a provider supports. Calls outside them answer
@@ -41,7 +41,7 @@ pub struct Capabilities {
     /// Events include payments and payment-method changes made in the vendor's app.
     pub billing: bool,
     /// [`InteractiveServicesProvider::builder_programs`] and
-    /// [`InteractiveServicesProvider::create_builder_record`] work.
+    /// [`InteractiveServicesProvider::create_builder_program_record`] work.
     pub builder_program: bool,
 }
 
@@ -123,9 +123,12 @@ pub trait InteractiveServicesProvider: fmt::Debug + Send + Sync + 'static {
     }
 
     /// Records a Builder Program home.
-    async fn create_builder_record(&self, request: &BuilderRecordRequest) -> Result<BuilderRecord> {
+    async fn create_builder_program_record(
+        &self,
+        request: &BuilderProgramRecordRequest,
+    ) -> Result<BuilderProgramRecord> {
         let _ = request;
-        Err(self.unsupported("create_builder_record"))
+        Err(self.unsupported("create_builder_program_record"))
     }
 
     /// The [`Error::Unsupported`] for `operation` on this provider.
@@ -171,11 +174,11 @@ macro_rules! forward {
             async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
                 (**self).builder_programs().await
             }
-            async fn create_builder_record(
+            async fn create_builder_program_record(
                 &self,
-                request: &BuilderRecordRequest,
-            ) -> Result<BuilderRecord> {
-                (**self).create_builder_record(request).await
+                request: &BuilderProgramRecordRequest,
+            ) -> Result<BuilderProgramRecord> {
+                (**self).create_builder_program_record(request).await
             }
         }
     };

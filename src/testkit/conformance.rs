@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::model::{
-    AccountId, AccountStatus, Address, BuilderRecordRequest, DealerCustomerId, FeatureId,
+    AccountId, AccountStatus, Address, BuilderProgramRecordRequest, DealerCustomerId, FeatureId,
     PlanChange, PlanId, ProvisionRequest,
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider};
@@ -135,7 +135,7 @@ pub async fn run_all(p: &dyn InteractiveServicesProvider, o: &Options) {
     unknown_account_is_not_found(p).await;
     listing_includes_provisioned(p, o).await;
     events_are_ordered_and_resumable(p, o).await;
-    builder_records(p, o).await;
+    builder_program_records(p, o).await;
     unsupported_operations_say_so(p).await;
 }
 
@@ -390,7 +390,7 @@ pub async fn events_are_ordered_and_resumable(p: &dyn InteractiveServicesProvide
 }
 
 /// Builder Program records: programs are listed and a record is created once per customer.
-pub async fn builder_records(p: &dyn InteractiveServicesProvider, o: &Options) {
+pub async fn builder_program_records(p: &dyn InteractiveServicesProvider, o: &Options) {
     if !p.capabilities().builder_program {
         return;
     }
@@ -399,14 +399,18 @@ pub async fn builder_records(p: &dyn InteractiveServicesProvider, o: &Options) {
         return;
     };
     let dealer = o.dealer_id("builder");
-    let req = BuilderRecordRequest::new(program.id.clone(), dealer.clone(), Address::default())
-        .expected_panel_type("IQPanel2");
+    let req =
+        BuilderProgramRecordRequest::new(program.id.clone(), dealer.clone(), Address::default())
+            .expected_panel_type("IQPanel2");
     let first = p
-        .create_builder_record(&req)
+        .create_builder_program_record(&req)
         .await
         .unwrap_or_else(|e| panic!("[builder] create failed: {e}"));
     assert_eq!(first.dealer_customer_id, dealer);
-    let second = p.create_builder_record(&req).await.expect("create again");
+    let second = p
+        .create_builder_program_record(&req)
+        .await
+        .expect("create again");
     assert_eq!(first.id, second.id, "[builder] a second record was created");
 }
 

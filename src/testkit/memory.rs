@@ -9,9 +9,9 @@ use chrono::Utc;
 use crate::config::IspConfig;
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, AccountStatus, AddOn, BuilderProgram, BuilderProgramId, BuilderRecord,
-    BuilderRecordId, BuilderRecordRequest, CredentialCheck, CredentialField, Cursor, EventId,
-    EventKind, EventPage, IspAccount, IspEvent, Money, PlanChange, PlanId, ProviderKind,
+    AccountId, AccountStatus, AddOn, BuilderProgram, BuilderProgramId, BuilderProgramRecord,
+    BuilderProgramRecordId, BuilderProgramRecordRequest, CredentialCheck, CredentialField, Cursor,
+    EventId, EventKind, EventPage, IspAccount, IspEvent, Money, PlanChange, PlanId, ProviderKind,
     ProvisionRequest, ServicePlan,
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
@@ -35,7 +35,7 @@ struct State {
     accounts: BTreeMap<AccountId, IspAccount>,
     next_id: u64,
     events: Vec<IspEvent>,
-    records: Vec<BuilderRecord>,
+    records: Vec<BuilderProgramRecord>,
 }
 
 /// A complete provider that keeps everything in memory: every capability, the crate's rules
@@ -311,11 +311,14 @@ impl InteractiveServicesProvider for InMemoryProvider {
         }])
     }
 
-    async fn create_builder_record(&self, request: &BuilderRecordRequest) -> Result<BuilderRecord> {
+    async fn create_builder_program_record(
+        &self,
+        request: &BuilderProgramRecordRequest,
+    ) -> Result<BuilderProgramRecord> {
         if request.program.as_str() != "BP-1" {
             return Err(Error::not_found(
                 self.kind_name(),
-                "create_builder_record",
+                "create_builder_program_record",
                 format!("Builder Program {}", request.program),
             ));
         }
@@ -327,8 +330,8 @@ impl InteractiveServicesProvider for InMemoryProvider {
         {
             return Ok(r.clone());
         }
-        let record = BuilderRecord {
-            id: BuilderRecordId::new(format!("C-{}", state.records.len() + 1)),
+        let record = BuilderProgramRecord {
+            id: BuilderProgramRecordId::new(format!("C-{}", state.records.len() + 1)),
             program: request.program.clone(),
             dealer_customer_id: request.dealer_customer_id.clone(),
         };
