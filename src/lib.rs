@@ -40,8 +40,24 @@
 //!
 //! - `alarm-com` (default): the [Alarm.com provider](providers::alarm_com).
 //! - `total-connect` (default): the [Total Connect provider](providers::total_connect).
-//! - `testkit`: simulators speaking each vendor's wire format, the in-memory reference
-//!   provider and the conformance suite every provider must pass.
+//! - `brinks-home` (default): [Brinks Home](providers::brinks_home)'s configuration (its
+//!   provider is not built yet).
+//! - `testkit`: each vendor's simulator (in the vendor's folder, e.g.
+//!   `providers::alarm_com::simulator`), the in-memory reference provider and the
+//!   conformance suite every provider must pass.
+//!
+//! ## Layout
+//!
+//! Everything about a vendor lives in its folder under [`providers`]: its
+//! [`ProviderSpec`], provider, wire format and simulator. The vendor-neutral core
+//! ([`model`], [`config`], [`provider`], [`http`], [`error`]) names no vendor and learns the
+//! built-in ones from [`providers::built_in_specs`].
+//!
+//! ## Errors
+//!
+//! [`Error`] names the provider, the crate's operation and the vendor's; [`Error::kind`] gives
+//! an [`ErrorKind`] to match on, with [`ErrorKind::is_retryable`] and a suggested
+//! [`ErrorKind::http_status`].
 //!
 //! ## Secrets
 //!
