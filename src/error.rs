@@ -187,6 +187,24 @@ pub enum Error {
         detail: String,
     },
 
+    /// A create may or may not have taken effect at the vendor (its answer was lost, and the
+    /// customer could not be found yet), so the crate did not create again. Try the same call
+    /// later: it starts by looking the customer up, and creates only when the vendor has had time
+    /// to commit (see [`providers::common::create_once`](crate::providers::common::create_once)).
+    #[error("{provider}: {operation}{}: the outcome is unknown for dealer customer {dealer_customer_id}: {detail}", via(*.vendor_operation))]
+    OutcomeUnknown {
+        /// The provider.
+        provider: String,
+        /// The operation.
+        operation: &'static str,
+        /// The vendor's operation, when one was under way.
+        vendor_operation: Option<&'static str>,
+        /// The dealer's customer id the create was for.
+        dealer_customer_id: String,
+        /// What happened, and when it is safe to try again.
+        detail: String,
+    },
+
     /// The connection failed (refused, reset, TLS, DNS) on every attempt that was safe to make.
     #[error("{provider}: {operation}{}: transport error after {attempts} attempt(s): {}", via(*.vendor_operation), root_cause(.source.as_ref()))]
     Transport {
@@ -262,6 +280,8 @@ pub enum ErrorKind {
     Vendor,
     /// [`Error::Unavailable`].
     Unavailable,
+    /// [`Error::OutcomeUnknown`].
+    OutcomeUnknown,
     /// [`Error::Transport`].
     Transport,
     /// [`Error::Timeout`].
@@ -279,6 +299,7 @@ impl ErrorKind {
             ErrorKind::RateLimited
                 | ErrorKind::Vendor
                 | ErrorKind::Unavailable
+                | ErrorKind::OutcomeUnknown
                 | ErrorKind::Transport
                 | ErrorKind::Timeout
         )
@@ -297,7 +318,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => 429,
             ErrorKind::Unsupported => 501,
             ErrorKind::Vendor | ErrorKind::InvalidResponse | ErrorKind::Transport => 502,
-            ErrorKind::Unavailable => 503,
+            ErrorKind::Unavailable | ErrorKind::OutcomeUnknown => 503,
             ErrorKind::Timeout => 504,
         }
     }
@@ -366,6 +387,7 @@ macro_rules! each_variant {
             | Error::Rejected { $bind, .. }
             | Error::Vendor { $bind, .. }
             | Error::Unavailable { $bind, .. }
+            | Error::OutcomeUnknown { $bind, .. }
             | Error::Transport { $bind, .. }
             | Error::Timeout { $bind, .. }
             | Error::InvalidResponse { $bind, .. } => $body,
@@ -415,6 +437,9 @@ impl Error {
             | Error::Unavailable {
                 vendor_operation, ..
             }
+            | Error::OutcomeUnknown {
+                vendor_operation, ..
+            }
             | Error::Transport {
                 vendor_operation, ..
             }
@@ -443,6 +468,7 @@ impl Error {
             Error::Rejected { .. } => ErrorKind::Rejected,
             Error::Vendor { .. } => ErrorKind::Vendor,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::InvalidResponse { .. } => ErrorKind::InvalidResponse,
@@ -510,6 +536,9 @@ impl Error {
                 vendor_operation, ..
             }
             | Error::Unavailable {
+                vendor_operation, ..
+            }
+            | Error::OutcomeUnknown {
                 vendor_operation, ..
             }
             | Error::Transport {

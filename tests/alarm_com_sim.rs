@@ -6,10 +6,11 @@ use std::time::Duration;
 use interactive_services::http::soap::SoapVersion;
 use interactive_services::http::{RetryPolicy, TransportOptions};
 use interactive_services::providers::alarm_com::simulator::{
-    AlarmComSimulator, DEFAULT_LOGIN, FaultKind, FaultRule, SimLogin,
+    AlarmComSimulator, DEFAULT_LOGIN, SimLogin,
 };
 use interactive_services::providers::alarm_com::{AddOnFeature, AlarmCom, PackageGroup, PanelType};
 use interactive_services::testkit::conformance::{self, Options};
+use interactive_services::testkit::resilience::{self, Refusal, Target};
 use interactive_services::{
     AccountId, Address, Error, InteractiveServicesProvider, IspConfig, PlanChange,
     ProviderRegistry, ProvisionRequest,
@@ -83,6 +84,54 @@ async fn conformance_suite_passes_on_soap12_through_the_registry() {
     conformance::run_all(built.as_ref(), &Options::default()).await;
 }
 
+fn refused(dealer_id: &str) -> Refusal {
+    let request = ProvisionRequest::builder(dealer_id)
+        .name("A", "B")
+        .plan("9")
+        .add_on("NoSuchAddOn")
+        .build();
+    Refusal::new(request, "NoSuchAddOn")
+}
+
+#[tokio::test]
+async fn resilience_suite_passes() {
+    let sim = AlarmComSimulator::start().await;
+    let p = provider(&sim.config());
+    resilience::run_all(&Target::new(&p, &sim, request, refused)).await;
+}
+
+#[tokio::test]
+async fn a_refusal_names_the_provider() {
+    let sim = AlarmComSimulator::start().await;
+    let p = provider(&sim.config());
+    let r = p.provision(&refused("D-BAD").request).await;
+    match r {
+        Err(e) => assert_eq!(e.provider(), "alarm_com", "{e:?}"),
+        Ok(a) => panic!("expected a refusal, got {a:?}"),
+    }
+}
+
+#[test]
+fn unknown_enum_values_round_trip() {
+    for raw in ["HologramDoorbell2031", "LightAutomation"] {
+        let f: AddOnFeature = raw.parse().expect("infallible");
+        assert_eq!(f.as_str(), raw);
+    }
+    assert_eq!(
+        "QuantumPlan"
+            .parse::<PackageGroup>()
+            .map(|g| g.to_string())
+            .ok()
+            .as_deref(),
+        Some("QuantumPlan")
+    );
+    assert!(matches!("IQPanel9".parse::<PanelType>(), Ok(PanelType::Other(s)) if s == "IQPanel9"));
+    assert!(matches!(
+        "IQPanel2".parse::<PanelType>(),
+        Ok(PanelType::IQPanel2)
+    ));
+}
+
 #[tokio::test]
 async fn provision_sends_every_field_and_returns_the_one_time_password() {
     let sim = AlarmComSimulator::start().await;
@@ -117,107 +166,6 @@ async fn provision_sends_every_field_and_returns_the_one_time_password() {
     assert_eq!(c.forwarding, "OnlyIfPhoneFails");
     assert_eq!(c.notification_emails, vec!["ops@example.com".to_owned()]);
     assert!(c.add_ons.contains("RemoteArming"));
-}
-
-#[tokio::test]
-async fn a_lost_create_answer_never_makes_a_duplicate() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    sim.inject(FaultRule::next(FaultKind::ApplyThenDrop).on("CreateCustomer"));
-    let account = p
-        .provision(&request("D-LOST"))
-        .await
-        .expect("provision recovers");
-    assert_eq!(
-        sim.customers_with_dealer_id("D-LOST"),
-        1,
-        "exactly one customer"
-    );
-    assert_eq!(
-        sim.call_count("CreateCustomer"),
-        1,
-        "CreateCustomer was not repeated"
-    );
-    assert_eq!(
-        account.dealer_customer_id.as_ref().map(|d| d.as_str()),
-        Some("D-LOST")
-    );
-    let id: i64 = account.id.as_str().parse().expect("numeric id");
-    assert!(sim.customer(id).is_some());
-}
-
-#[tokio::test]
-async fn a_create_that_failed_before_acting_is_made_again_once() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    // The first CreateCustomer gets a 503 without acting: the provider looks up (0) and creates.
-    sim.inject(FaultRule::next(FaultKind::Status(503)).on("CreateCustomer"));
-    p.provision(&request("D-503")).await.expect("provision");
-    assert_eq!(sim.customers_with_dealer_id("D-503"), 1);
-    assert_eq!(sim.call_count("CreateCustomer"), 2);
-}
-
-#[tokio::test]
-async fn a_failed_lookup_after_a_lost_answer_stops_without_creating_again() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    sim.inject(FaultRule::next(FaultKind::DropConnection).on("CreateCustomer"));
-    // The pre-check lookup passes untouched; every later lookup gets an outage page.
-    sim.inject(
-        FaultRule::next(FaultKind::Delay(Duration::ZERO))
-            .on("LookupCustomerIdFromDealerCustomerId"),
-    );
-    sim.inject(
-        FaultRule::next(FaultKind::HtmlPage)
-            .on("LookupCustomerIdFromDealerCustomerId")
-            .times(10),
-    );
-    let before = sim.call_count("CreateCustomer");
-    let r = p.provision(&request("D-Y")).await;
-    assert!(
-        r.is_err(),
-        "the lookup failed: the call must fail, got {r:?}"
-    );
-    assert_eq!(
-        sim.call_count("CreateCustomer"),
-        before + 1,
-        "no second create"
-    );
-    assert_eq!(sim.customers_with_dealer_id("D-Y"), 0);
-}
-
-#[tokio::test]
-async fn provisioning_an_existing_dealer_customer_is_a_conflict() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    p.provision(&request("D-DUP")).await.expect("first");
-    let second = p.provision(&request("D-DUP")).await;
-    assert!(matches!(second, Err(Error::Conflict { .. })), "{second:?}");
-    assert_eq!(sim.call_count("CreateCustomer"), 1);
-}
-
-#[tokio::test]
-async fn vendor_refusals_carry_the_vendor_message() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    let bad = ProvisionRequest::builder("D-BAD")
-        .name("A", "B")
-        .plan("9")
-        .add_on("NoSuchAddOn")
-        .build();
-    match p.provision(&bad).await {
-        Err(Error::Vendor {
-            message,
-            provider,
-            operation,
-            ..
-        }) => {
-            assert_eq!(provider, "alarm_com");
-            assert_eq!(operation, "CreateCustomer");
-            assert!(message.contains("NoSuchAddOn"), "{message}");
-        }
-        other => panic!("expected a vendor error, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -297,40 +245,6 @@ async fn quantity_add_ons_use_set_add_on_quantity() {
     assert!(!after.has_feature("ProVideo"));
     assert!(sim.customer(id).expect("c").quantities.is_empty());
     assert!(after.has_feature("LightAutomation"), "other add-ons kept");
-}
-
-#[tokio::test]
-async fn unknown_vendor_values_round_trip() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    let acct = p.provision(&request("D-NEW")).await.expect("provision");
-    let id: i64 = acct.id.as_str().parse().expect("id");
-    sim.edit_customer(id, |c| {
-        c.add_ons.insert("HologramDoorbell2031".into());
-    });
-    let read = p
-        .account(&acct.id)
-        .await
-        .expect("an unknown add-on must not fail a read");
-    assert!(read.has_feature("HologramDoorbell2031"));
-
-    for raw in ["HologramDoorbell2031", "LightAutomation"] {
-        let f: AddOnFeature = raw.parse().expect("infallible");
-        assert_eq!(f.as_str(), raw);
-    }
-    assert_eq!(
-        "QuantumPlan"
-            .parse::<PackageGroup>()
-            .map(|g| g.to_string())
-            .ok()
-            .as_deref(),
-        Some("QuantumPlan")
-    );
-    assert!(matches!("IQPanel9".parse::<PanelType>(), Ok(PanelType::Other(s)) if s == "IQPanel9"));
-    assert!(matches!(
-        "IQPanel2".parse::<PanelType>(),
-        Ok(PanelType::IQPanel2)
-    ));
 }
 
 #[tokio::test]
@@ -534,54 +448,4 @@ async fn one_legacy_builder_role_is_not_enough() {
             .expect("valid")
             .can("builder_program")
     );
-}
-
-#[tokio::test]
-async fn transient_faults_are_retried_on_reads() {
-    let sim = AlarmComSimulator::start().await;
-    let p = provider(&sim.config());
-    let acct = p.provision(&request("D-RETRY")).await.expect("provision");
-    sim.inject(
-        FaultRule::next(FaultKind::Status(503))
-            .on("GetCustomerInfo")
-            .times(2),
-    );
-    p.account(&acct.id).await.expect("third attempt succeeds");
-    sim.inject(FaultRule::next(FaultKind::Truncated).on("GetCustomerInfo"));
-    p.account(&acct.id)
-        .await
-        .expect("a cut-off read is retried");
-    sim.inject(
-        FaultRule::next(FaultKind::RateLimited {
-            retry_after_secs: 1,
-        })
-        .on("GetCustomerInfo"),
-    );
-    p.account(&acct.id)
-        .await
-        .expect("429 within the cap is waited out");
-    sim.inject(
-        FaultRule::next(FaultKind::RateLimited {
-            retry_after_secs: 60,
-        })
-        .on("GetCustomerInfo"),
-    );
-    let r = p.account(&acct.id).await;
-    assert!(matches!(r, Err(Error::RateLimited { .. })), "{r:?}");
-    sim.inject(
-        FaultRule::next(FaultKind::HtmlPage)
-            .on("GetCustomerInfo")
-            .times(5),
-    );
-    let r = p.account(&acct.id).await;
-    assert!(matches!(r, Err(Error::InvalidResponse { .. })), "{r:?}");
-    sim.clear_faults();
-    sim.inject(
-        FaultRule::next(FaultKind::Fault("Unexpected server error".into())).on("GetCustomerInfo"),
-    );
-    let r = p.account(&acct.id).await;
-    match r {
-        Err(Error::Vendor { message, .. }) => assert!(message.contains("Unexpected server error")),
-        other => panic!("expected a vendor fault, got {other:?}"),
-    }
 }

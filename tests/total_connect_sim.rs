@@ -14,6 +14,7 @@ use interactive_services::providers::total_connect::simulator::{
 };
 use interactive_services::providers::total_connect::{CodeClass, RESULT_CODES};
 use interactive_services::testkit::conformance::{self, Options};
+use interactive_services::testkit::resilience::{self, Refusal, Target};
 use interactive_services::{
     AccountId, Error, FeatureId, InteractiveServicesProvider, IspConfig, PlanChange,
     ProviderRegistry, ProvisionRequest,
@@ -125,6 +126,75 @@ async fn conformance_suite_passes_through_the_registry() {
     let registry = ProviderRegistry::with_built_ins();
     let built: Arc<dyn InteractiveServicesProvider> = registry.build(&sim.config()).expect("build");
     conformance::run_all(built.as_ref(), &options()).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resilience.
+
+fn refused(dealer_id: &str) -> Refusal {
+    let mut req = request(dealer_id);
+    req.add_ons.push(interactive_services::AddOn {
+        feature: FeatureId::new("HoloDoorbell"),
+        quantity: None,
+    });
+    Refusal::new(req, "HoloDoorbell")
+}
+
+#[tokio::test]
+async fn resilience_suite_passes() {
+    let sim = TotalConnectSimulator::start().await;
+    let p = provider(&sim.config());
+    resilience::run_all(&Target::new(&p, &sim, request, refused)).await;
+    assert_eq!(sim.login_count(), 1, "the whole suite ran on one session");
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_is_looked_up_before_and_after() {
+    let sim = TotalConnectSimulator::start().await;
+    let p = provider(&sim.config());
+    sim.inject(FaultRule::next(FaultKind::ApplyThenDrop).on("CreateAccount"));
+    p.provision(&request("D-LOST"))
+        .await
+        .expect("provision recovers");
+    assert_eq!(
+        sim.call_count("FindAccounts"),
+        2,
+        "looked up before and after"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_carries_the_vendor_code() {
+    let sim = TotalConnectSimulator::start().await;
+    let p = provider(&sim.config());
+    match p.provision(&refused("D-BAD").request).await {
+        Err(Error::Rejected { code, .. } | Error::Vendor { code, .. }) => {
+            assert_eq!(code.as_deref(), Some("-501"))
+        }
+        other => panic!("expected a vendor refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_fault_on_the_dealer_api_carries_code_999() {
+    let sim = TotalConnectSimulator::start().await;
+    let p = provider(&sim.config());
+    sim.inject(
+        FaultRule::next(FaultKind::Fault("Unexpected server error".into())).on("GetAccount"),
+    );
+    match p.account(&AccountId::new("5100001")).await {
+        Err(Error::Vendor { code, message, .. }) => {
+            assert_eq!(code.as_deref(), Some("-999"));
+            assert!(message.contains("Unexpected server error"), "{message}");
+        }
+        other => panic!("expected a vendor error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn editing_an_unknown_account_reports_it() {
+    let sim = TotalConnectSimulator::start().await;
+    assert!(!sim.edit_account("0", |_| {}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,59 +537,6 @@ async fn another_companys_session_is_permission_denied() {
         .expect("own company");
 }
 
-#[tokio::test]
-async fn transient_faults_are_retried_on_reads() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    let acct = p.provision(&request("D-RETRY")).await.expect("provision");
-    sim.inject(
-        FaultRule::next(FaultKind::Status(503))
-            .on("GetAccount")
-            .times(2),
-    );
-    p.account(&acct.id).await.expect("third attempt succeeds");
-    sim.inject(FaultRule::next(FaultKind::Truncated).on("GetAccount"));
-    p.account(&acct.id)
-        .await
-        .expect("a cut-off read is retried");
-    sim.inject(
-        FaultRule::next(FaultKind::RateLimited {
-            retry_after_secs: 1,
-        })
-        .on("GetAccount"),
-    );
-    p.account(&acct.id)
-        .await
-        .expect("429 within the cap is waited out");
-    sim.inject(
-        FaultRule::next(FaultKind::RateLimited {
-            retry_after_secs: 60,
-        })
-        .on("GetAccount"),
-    );
-    let r = p.account(&acct.id).await;
-    assert!(matches!(r, Err(Error::RateLimited { .. })), "{r:?}");
-    sim.inject(
-        FaultRule::next(FaultKind::HtmlPage)
-            .on("GetAccount")
-            .times(5),
-    );
-    let r = p.account(&acct.id).await;
-    assert!(matches!(r, Err(Error::InvalidResponse { .. })), "{r:?}");
-    sim.clear_faults();
-    sim.inject(
-        FaultRule::next(FaultKind::Fault("Unexpected server error".into())).on("GetAccount"),
-    );
-    match p.account(&acct.id).await {
-        Err(Error::Vendor { code, message, .. }) => {
-            assert_eq!(code.as_deref(), Some("-999"));
-            assert!(message.contains("Unexpected server error"), "{message}");
-        }
-        other => panic!("expected a vendor error, got {other:?}"),
-    }
-    assert_eq!(sim.login_count(), 1);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Provisioning.
 
@@ -602,79 +619,6 @@ async fn defaults_and_the_modem_serial_fill_in() {
 }
 
 #[tokio::test]
-async fn a_lost_create_answer_never_makes_a_duplicate() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    sim.inject(FaultRule::next(FaultKind::ApplyThenDrop).on("CreateAccount"));
-    let account = p
-        .provision(&request("D-LOST"))
-        .await
-        .expect("provision recovers");
-    assert_eq!(
-        sim.accounts_with_dealer_id("D-LOST"),
-        1,
-        "exactly one account"
-    );
-    assert_eq!(
-        sim.call_count("CreateAccount"),
-        1,
-        "the create was not repeated"
-    );
-    assert_eq!(
-        sim.call_count("FindAccounts"),
-        2,
-        "looked up before and after"
-    );
-    assert_eq!(
-        account.dealer_customer_id.as_ref().map(|d| d.as_str()),
-        Some("D-LOST")
-    );
-    assert!(sim.account(account.id.as_str()).is_some());
-}
-
-#[tokio::test]
-async fn a_create_that_failed_before_acting_is_made_again_once() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    sim.inject(FaultRule::next(FaultKind::Status(503)).on("CreateAccount"));
-    p.provision(&request("D-503")).await.expect("provision");
-    assert_eq!(sim.accounts_with_dealer_id("D-503"), 1);
-    assert_eq!(sim.call_count("CreateAccount"), 2);
-}
-
-#[tokio::test]
-async fn a_failed_lookup_after_a_lost_answer_stops_without_creating_again() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    sim.inject(FaultRule::next(FaultKind::DropConnection).on("CreateAccount"));
-    // The first lookup passes untouched; every later one gets an outage page.
-    sim.inject(FaultRule::next(FaultKind::Delay(Duration::ZERO)).on("FindAccounts"));
-    sim.inject(
-        FaultRule::next(FaultKind::HtmlPage)
-            .on("FindAccounts")
-            .times(10),
-    );
-    let r = p.provision(&request("D-Y")).await;
-    assert!(
-        r.is_err(),
-        "the lookup failed: the call must fail, got {r:?}"
-    );
-    assert_eq!(sim.call_count("CreateAccount"), 1, "no second create");
-    assert_eq!(sim.accounts_with_dealer_id("D-Y"), 0);
-}
-
-#[tokio::test]
-async fn provisioning_an_existing_dealer_customer_is_a_conflict() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    p.provision(&request("D-DUP")).await.expect("first");
-    let second = p.provision(&request("D-DUP")).await;
-    assert!(matches!(second, Err(Error::Conflict { .. })), "{second:?}");
-    assert_eq!(sim.call_count("CreateAccount"), 1);
-    assert_eq!(sim.accounts_with_dealer_id("D-DUP"), 1);
-}
-
-#[tokio::test]
 async fn a_long_email_is_refused_before_any_request() {
     let sim = TotalConnectSimulator::start().await;
     let p = provider(&sim.config());
@@ -733,31 +677,6 @@ async fn missing_vendor_fields_are_all_listed() {
         other => panic!("expected InvalidRequest, got {other:?}"),
     }
     assert_eq!(received(&sim).await, 0);
-}
-
-#[tokio::test]
-async fn vendor_refusals_carry_the_vendor_message() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    let mut req = request("D-BAD");
-    req.add_ons.push(interactive_services::AddOn {
-        feature: FeatureId::new("HoloDoorbell"),
-        quantity: None,
-    });
-    match p.provision(&req).await {
-        Err(Error::Vendor {
-            code,
-            message,
-            operation,
-            ..
-        }) => {
-            assert_eq!(code.as_deref(), Some("-501"));
-            assert_eq!(operation, "CreateAccount");
-            assert!(message.contains("HoloDoorbell"), "{message}");
-        }
-        other => panic!("expected a vendor error, got {other:?}"),
-    }
-    assert_eq!(sim.accounts_with_dealer_id("D-BAD"), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -831,22 +750,6 @@ async fn terminate_twice_succeeds_and_unknown_accounts_are_not_found() {
     }
     let r = p.terminate(&AccountId::new("4242")).await;
     assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
-}
-
-#[tokio::test]
-async fn unknown_vendor_values_round_trip() {
-    let sim = TotalConnectSimulator::start().await;
-    let p = provider(&sim.config());
-    let acct = p.provision(&request("D-NEW")).await.expect("provision");
-    assert!(sim.edit_account(acct.id.as_str(), |a| {
-        a.features.insert("HologramDoorbell2031".into());
-    }));
-    let read = p
-        .account(&acct.id)
-        .await
-        .expect("an unknown feature must not fail a read");
-    assert!(read.has_feature("HologramDoorbell2031"));
-    assert!(!sim.edit_account("0", |_| {}));
 }
 
 #[tokio::test]

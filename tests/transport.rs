@@ -638,3 +638,27 @@ async fn a_refused_connection_is_retried_even_for_non_idempotent_requests() {
         assert!(err.to_string().contains("3 attempt"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_retry_after_of_u64_max_seconds_with_an_uncapped_policy_is_a_typed_error() {
+    // No cap on Retry-After or on backoff: the wait is measured against the deadline without
+    // overflowing, and a wait past it fails at once.
+    let server = server_answering(
+        ResponseTemplate::new(429).insert_header("Retry-After", u64::MAX.to_string().as_str()),
+    )
+    .await;
+    let transport = transport_with(TransportOptions {
+        retry: RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            deadline: Duration::from_secs(120),
+            max_retry_after: Duration::MAX,
+        },
+        ..TransportOptions::default()
+    });
+    let err = transport.send(request(&server, true)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(u64::MAX)));
+    assert_eq!(requests_received(&server).await, 1);
+}

@@ -305,7 +305,7 @@ impl Transport {
                         return Err(e);
                     }
                     let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt));
-                    if started.elapsed() + wait >= policy.deadline {
+                    if started.elapsed().saturating_add(wait) >= policy.deadline {
                         span.record("outcome", "error");
                         return Err(e);
                     }

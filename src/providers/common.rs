@@ -1,8 +1,13 @@
 //! What vendor providers share, built-in or contributed: the at-most-once create and the
 //! plan-change checks.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -57,18 +62,155 @@ pub fn outcome_unknown(e: &Error) -> bool {
     )
 }
 
-/// Creates a customer at most once, for vendors whose create is not idempotent but who can
-/// look a customer up by the dealer's customer id:
+/// Serializes creates and remembers unsettled ones, per key (provider, vendor account and
+/// dealer customer id).
 ///
-/// 1. look up first: an existing customer is an [`Error::Conflict`] carrying its account id
-///    ([`Error::existing_account`]);
-/// 2. create; when the outcome is unknown, look up again and return the customer that was made;
-///    only when the lookup finds nothing is the create repeated (at most `attempts` creates);
-/// 3. a failed lookup ends the call: creating again could make a duplicate.
+/// The default, [`InProcessCreates::global`], covers every provider of one process: two calls
+/// for the same dealer customer id, on one provider or on two built from the same
+/// configuration, run one after the other. A host that runs several replicas against one vendor
+/// account passes a coordinator that spans them (a database lock or lease) to the provider's
+/// builder; what "never a duplicate" covers then widens to every process that shares it.
+#[async_trait]
+pub trait CreateCoordinator: fmt::Debug + Send + Sync + 'static {
+    /// Waits until this caller alone may create for `key`; the right holds until the guard is
+    /// dropped.
+    async fn acquire(&self, key: &str) -> Result<CreateGuard>;
+
+    /// Until when a create for `key` may still be committing at the vendor (an earlier create
+    /// whose outcome is unknown), if at all.
+    async fn unsettled_until(&self, key: &str) -> Result<Option<SystemTime>>;
+
+    /// Records (`Some`) or clears (`None`) an unsettled create for `key`.
+    async fn set_unsettled(&self, key: &str, until: Option<SystemTime>) -> Result<()>;
+}
+
+/// Held while a create runs; dropping it lets the next caller for the same key go on.
+pub struct CreateGuard(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl CreateGuard {
+    /// A guard that keeps `inner` (a lock guard, a lease) until it is dropped.
+    pub fn new(inner: impl Send + Sync + 'static) -> Self {
+        Self(Box::new(inner))
+    }
+}
+
+impl fmt::Debug for CreateGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CreateGuard")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    lock: Weak<tokio::sync::Mutex<()>>,
+    unsettled: Option<SystemTime>,
+}
+
+/// The in-process [`CreateCoordinator`]: a lock per key, and unsettled creates in memory.
+#[derive(Debug, Default)]
+pub struct InProcessCreates {
+    slots: std::sync::Mutex<HashMap<String, Slot>>,
+}
+
+impl InProcessCreates {
+    /// The one coordinator every provider of this process shares unless told otherwise.
+    pub fn global() -> Arc<InProcessCreates> {
+        static GLOBAL: OnceLock<Arc<InProcessCreates>> = OnceLock::new();
+        GLOBAL.get_or_init(Arc::default).clone()
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl CreateCoordinator for InProcessCreates {
+    async fn acquire(&self, key: &str) -> Result<CreateGuard> {
+        let lock = {
+            let mut slots = self.slots();
+            let now = SystemTime::now();
+            // Forget keys nobody holds and nothing is pending for.
+            slots.retain(|_, s| s.lock.strong_count() > 0 || s.unsettled.is_some_and(|u| u > now));
+            let slot = slots.entry(key.to_owned()).or_default();
+            match slot.lock.upgrade() {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    slot.lock = Arc::downgrade(&lock);
+                    lock
+                }
+            }
+        };
+        Ok(CreateGuard::new(lock.lock_owned().await))
+    }
+
+    async fn unsettled_until(&self, key: &str) -> Result<Option<SystemTime>> {
+        Ok(self.slots().get(key).and_then(|s| s.unsettled))
+    }
+
+    async fn set_unsettled(&self, key: &str, until: Option<SystemTime>) -> Result<()> {
+        let mut slots = self.slots();
+        match until {
+            Some(t) => slots.entry(key.to_owned()).or_default().unsettled = Some(t),
+            None => {
+                if let Some(slot) = slots.get_mut(key) {
+                    slot.unsettled = None;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Default [commit horizon](CreateOnce::commit_horizon): how long after a create whose outcome
+/// is unknown the crate assumes the vendor may still commit it.
+pub const DEFAULT_COMMIT_HORIZON: Duration = Duration::from_secs(300);
+
+/// The settings of [`create_once`] for one provider.
+#[derive(Debug, Clone)]
+pub struct CreateOnce {
+    /// Who serializes creates and keeps unsettled ones.
+    pub coordinator: Arc<dyn CreateCoordinator>,
+    /// How long after a create whose outcome is unknown no new create is made for the same
+    /// dealer customer id (lookups still run: a customer that appears is found).
+    pub commit_horizon: Duration,
+}
+
+impl Default for CreateOnce {
+    fn default() -> Self {
+        Self {
+            coordinator: InProcessCreates::global(),
+            commit_horizon: DEFAULT_COMMIT_HORIZON,
+        }
+    }
+}
+
+/// Creates a customer at most once, for vendors whose create is not idempotent but who can
+/// look a customer up by the dealer's customer id.
+///
+/// 1. Creates for one `key` (the provider, the vendor account in `scope`, the dealer customer
+///    id) are serialized through the [`CreateCoordinator`]: a concurrent call waits, then finds
+///    the first call's customer.
+/// 2. Look up first: an existing customer is an [`Error::Conflict`] carrying its account id
+///    ([`Error::existing_account`]).
+/// 3. While an earlier create for the key is unsettled (its outcome was unknown less than the
+///    commit horizon ago) nothing is created: the answer is [`Error::OutcomeUnknown`].
+/// 4. Create. When no usable answer came back (timeout, reset, 5xx, cut-off body), look up once
+///    more and return the customer found; when none is found yet, the create may still commit
+///    late, so the key is marked unsettled for the commit horizon and the answer is
+///    [`Error::OutcomeUnknown`] (retryable): nothing is created again on a lookup that may be
+///    stale.
+/// 5. A failed lookup ends the call: creating without it could make a duplicate.
+///
+/// Why not keep looking up until the horizon has passed? A vendor that commits minutes late
+/// would hold the caller for minutes; the typed answer lets a host retry on its own schedule,
+/// and the retry is safe whenever it comes.
 pub async fn create_once<L, LF, C, CF, R, RF>(
+    settings: &CreateOnce,
     provider: &str,
+    scope: &str,
     dealer_customer_id: &str,
-    attempts: u32,
     lookup: L,
     create: C,
     read: R,
@@ -76,12 +218,16 @@ pub async fn create_once<L, LF, C, CF, R, RF>(
 where
     L: Fn() -> LF,
     LF: Future<Output = Result<Option<AccountId>>>,
-    C: Fn() -> CF,
+    C: FnOnce() -> CF,
     CF: Future<Output = Result<IspAccount>>,
-    R: Fn(AccountId) -> RF,
+    R: FnOnce(AccountId) -> RF,
     RF: Future<Output = Result<IspAccount>>,
 {
+    let key = format!("{provider}\u{1f}{scope}\u{1f}{dealer_customer_id}");
+    let coordinator = settings.coordinator.as_ref();
+    let _guard = coordinator.acquire(&key).await?;
     if let Some(existing) = lookup().await? {
+        coordinator.set_unsettled(&key, None).await?;
         return Err(Error::duplicate_customer(
             provider,
             "provision",
@@ -89,26 +235,49 @@ where
             existing,
         ));
     }
-    let mut last = None;
-    for _ in 0..attempts.max(1) {
-        match create().await {
-            Ok(account) => return Ok(account),
-            Err(e) if outcome_unknown(&e) => {
-                tracing::warn!(
-                    provider,
-                    operation = "provision",
-                    error = %e,
-                    "the create may have reached the vendor; looking the customer up before creating again"
-                );
-                if let Some(found) = lookup().await? {
-                    return read(found).await;
-                }
-                last = Some(e);
-            }
-            Err(e) => return Err(e),
+    if let Some(until) = coordinator.unsettled_until(&key).await? {
+        if until > SystemTime::now() {
+            let wait = until
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            return Err(Error::OutcomeUnknown {
+                provider: provider.to_owned(),
+                operation: "provision",
+                vendor_operation: None,
+                dealer_customer_id: dealer_customer_id.to_owned(),
+                detail: format!(
+                    "an earlier create for this customer may still be committing at the vendor; it is not found yet, and no new create is made for another {}s",
+                    wait.as_secs()
+                ),
+            });
         }
     }
-    Err(last.unwrap_or_else(|| {
-        Error::invalid_response(provider.to_owned(), "provision", "no create was attempted")
-    }))
+    match create().await {
+        Ok(account) => Ok(account),
+        Err(e) if outcome_unknown(&e) => {
+            tracing::warn!(
+                provider,
+                operation = "provision",
+                error = %e,
+                "the create may have reached the vendor; looking the customer up before anything else"
+            );
+            if let Some(found) = lookup().await? {
+                return read(found).await;
+            }
+            let until = SystemTime::now()
+                .checked_add(settings.commit_horizon)
+                .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX)));
+            coordinator.set_unsettled(&key, Some(until)).await?;
+            Err(Error::OutcomeUnknown {
+                provider: provider.to_owned(),
+                operation: "provision",
+                vendor_operation: e.vendor_operation(),
+                dealer_customer_id: dealer_customer_id.to_owned(),
+                detail: format!(
+                    "the create may have reached the vendor ({e}) and the customer is not found yet; it was not created again. Try again later: the call looks the customer up first"
+                ),
+            })
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -1,4 +1,8 @@
 //! Fault knobs shared by the vendor simulators, and the HTTP answers that carry them out.
+//!
+//! The [simulator core](super::sim) applies the knobs; a vendor simulator only says how its
+//! wire format writes [`FaultKind::Fault`], [`FaultKind::ResultCode`] and
+//! [`FaultKind::Truncated`].
 
 use std::time::Duration;
 
@@ -38,12 +42,17 @@ pub enum FaultKind {
     ApplyThenDrop,
     /// Carry the call out and answer, after this delay.
     Delay(Duration),
+    /// Carry the call out only after this delay (as a vendor that commits late does), and
+    /// answer nothing usable before then: a client whose attempt timeout is shorter gives up
+    /// while the call is still to take effect.
+    CommitLate(Duration),
     /// Answer this vendor result code (Total Connect's `ResultCode`), doing nothing. Simulators
     /// without result codes answer it as [`FaultKind::Fault`].
     ResultCode(i64),
 }
 
-/// A fault knob: `kind`, for the next `times` calls of `operation` (or of any operation).
+/// A fault knob: `kind`, for the next `times` calls of `operation` (or of any operation),
+/// optionally only once a call of another operation has been received ([`FaultRule::after`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultRule {
     /// The operation it applies to; `None` for every operation.
@@ -52,6 +61,9 @@ pub struct FaultRule {
     pub times: u32,
     /// What it does.
     pub kind: FaultKind,
+    /// While `Some(op)`, the rule waits: it catches nothing until a call of `op` has been
+    /// received, and then catches the calls after that one.
+    pub after: Option<String>,
 }
 
 impl FaultRule {
@@ -61,6 +73,7 @@ impl FaultRule {
             operation: None,
             times: 1,
             kind,
+            after: None,
         }
     }
 
@@ -75,17 +88,53 @@ impl FaultRule {
         self.times = n;
         self
     }
+
+    /// Only for the calls that come after the next call of `operation` (not that call
+    /// itself). For example, "every lookup after the create", whether or not the client looked
+    /// up before creating:
+    ///
+    /// ```
+    /// # use interactive_services::testkit::faults::{FaultKind, FaultRule};
+    /// let rule = FaultRule::next(FaultKind::HtmlPage)
+    ///     .on("LookupCustomer")
+    ///     .times(10)
+    ///     .after("CreateCustomer");
+    /// # assert_eq!(rule.after.as_deref(), Some("CreateCustomer"));
+    /// ```
+    pub fn after(mut self, operation: &str) -> Self {
+        self.after = Some(operation.to_owned());
+        self
+    }
 }
 
-/// Takes the first armed rule for `operation` (or for any operation), counting it down.
+/// Takes the first armed rule for `operation` (or for any operation), counting it down; then
+/// arms the rules that were waiting for a call of `operation` ([`arm_waiting`]).
 pub fn take_fault(rules: &mut Vec<FaultRule>, operation: &str) -> Option<FaultKind> {
-    let rule = rules
+    let kind = rules
         .iter_mut()
-        .find(|r| r.times > 0 && r.operation.as_deref().is_none_or(|o| o == operation))?;
-    rule.times -= 1;
-    let kind = rule.kind.clone();
+        .find(|r| {
+            r.times > 0
+                && r.after.is_none()
+                && r.operation.as_deref().is_none_or(|o| o == operation)
+        })
+        .map(|rule| {
+            rule.times -= 1;
+            rule.kind.clone()
+        });
+    arm_waiting(rules, operation);
     rules.retain(|r| r.times > 0);
-    Some(kind)
+    kind
+}
+
+/// Arms the rules waiting for a call of `operation` ([`FaultRule::after`]): they catch the
+/// calls after this one. [`take_fault`] does it; a simulator that answers a call without
+/// consulting the rules calls it itself.
+pub fn arm_waiting(rules: &mut [FaultRule], operation: &str) {
+    for rule in rules {
+        if rule.after.as_deref() == Some(operation) {
+            rule.after = None;
+        }
+    }
 }
 
 /// An HTML error page with `status`, as a proxy or an outage answers.

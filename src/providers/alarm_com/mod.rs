@@ -106,6 +106,7 @@ use crate::model::{
     PlanId, ProviderKind, ProvisionRequest, ServicePlan,
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
+use crate::providers::common::CreateOnce;
 
 pub use spec::{KIND, NAME, SPEC};
 pub use wire::{AddOnFeature, PackageGroup, PanelType, Service};
@@ -145,6 +146,7 @@ pub struct AlarmCom {
     login: spec::Login,
     builder_program: bool,
     caller_version: OnceCell<String>,
+    creates: CreateOnce,
 }
 
 /// Builds an [`AlarmCom`] provider with non-default settings.
@@ -153,6 +155,7 @@ pub struct AlarmComBuilder {
     config: IspConfig,
     options: TransportOptions,
     version: SoapVersion,
+    creates: CreateOnce,
 }
 
 impl AlarmComBuilder {
@@ -165,6 +168,13 @@ impl AlarmComBuilder {
     /// SOAP 1.1 (default) or 1.2.
     pub fn soap_version(mut self, version: SoapVersion) -> Self {
         self.version = version;
+        self
+    }
+
+    /// How creates are kept to one per dealer customer id (the coordinator that serializes them,
+    /// in-process by default, and the commit horizon).
+    pub fn create_once(mut self, settings: CreateOnce) -> Self {
+        self.creates = settings;
         self
     }
 
@@ -194,6 +204,7 @@ impl AlarmComBuilder {
             login,
             builder_program: config.builder_program(),
             caller_version: OnceCell::new(),
+            creates: self.creates,
         })
     }
 }
@@ -205,6 +216,7 @@ impl AlarmCom {
             config: config.clone(),
             options: TransportOptions::default(),
             version: SoapVersion::V11,
+            creates: CreateOnce::default(),
         }
     }
 
@@ -413,7 +425,11 @@ impl AlarmCom {
         Ok((id > 0).then(|| AccountId::new(id.to_string())))
     }
 
-    async fn create_once(&self, request: &ProvisionRequest, plan: &PlanId) -> Result<IspAccount> {
+    async fn create_customer(
+        &self,
+        request: &ProvisionRequest,
+        plan: &PlanId,
+    ) -> Result<IspAccount> {
         let input = wire::create_customer_input(request, plan);
         let (op, body) = match self.login.dealer_id {
             Some(d) => (
@@ -720,12 +736,19 @@ impl AlarmCom {
             return Err(Error::invalid_request(PROVIDER, "provision", why));
         }
         let dealer_id = request.dealer_customer_id.as_str();
+        let scope = format!(
+            "{}|{}|{}",
+            self.base,
+            self.login.login,
+            self.login.dealer_id.unwrap_or(0)
+        );
         let mut account = super::common::create_once(
+            &self.creates,
             PROVIDER,
+            &scope,
             dealer_id,
-            self.soap.transport().options().retry.max_attempts,
             || self.lookup_dealer_customer(dealer_id),
-            || self.create_once(request, &plan),
+            || self.create_customer(request, &plan),
             |found| async move { self.account(&found).await },
         )
         .await?;

@@ -6,21 +6,31 @@
 //! add-ons in memory, knows which roles each login has, answers ASMX-style faults, and has fault
 //! knobs ([`FaultKind`]). The parts of the format that are modelled rather than seen are listed
 //! in the [Alarm.com provider docs](crate::providers::alarm_com).
+//!
+//! It is built on the [simulator core](crate::testkit::sim), which keeps the fault knobs,
+//! latency and call log; this file is the wire format and the operations. A call is logged (and
+//! counted by [`AlarmComSimulator::call_count`]) once it has passed the HTTP checks and the
+//! `Authentication` header. [`FaultKind::Fault`] is a `soap:Server` fault with that text, and
+//! [`FaultKind::ResultCode`] (Alarm.com has no result codes) a `soap:Server` fault saying
+//! `result code <code>`. The simulator implements
+//! [`SimulatorControl`] for the resilience suite.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wiremock::{MockServer, Respond, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
+use crate::model::AccountId;
 use crate::providers::alarm_com::{
     AddOnFeature, BILLING_PERMISSION, BUILDER_PROGRAM_LEGACY_ROLES, BUILDER_PROGRAM_ROLE,
     INTEGRATION_ROLE, INTEGRATION_TEMPLATE, wire,
 };
 pub use crate::testkit::faults::{FaultKind, FaultRule};
-use crate::testkit::faults::{cut_off, drop_connection, html_page, take_fault};
+use crate::testkit::faults::{cut_off, html_page};
+use crate::testkit::resilience::SimulatorControl;
+use crate::testkit::sim::{CallRecord, Routed, Simulator, Wire};
 
 /// The login every simulator starts with: an account owner with every role.
 pub const DEFAULT_LOGIN: &str = "dealer-integration";
@@ -156,26 +166,25 @@ pub struct SimCall {
     pub version: SoapVersion,
 }
 
+impl CallRecord for SimCall {
+    fn operation(&self) -> &str {
+        &self.operation
+    }
+}
+
 #[derive(Debug)]
 struct SimState {
     logins: BTreeMap<String, SimLogin>,
     customers: BTreeMap<i64, SimCustomer>,
     next_id: i64,
     packages: Vec<(i64, &'static str, &'static str, &'static str)>,
-    rules: Vec<FaultRule>,
-    latency: Duration,
-    calls: Vec<SimCall>,
+    accept_duplicate_dealer_ids: bool,
 }
 
 /// The simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct AlarmComSimulator {
-    server: MockServer,
-    state: Arc<Mutex<SimState>>,
-}
-
-fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
+    core: Simulator<AlarmComWire>,
 }
 
 impl AlarmComSimulator {
@@ -184,7 +193,7 @@ impl AlarmComSimulator {
     pub async fn start() -> Self {
         let mut logins = BTreeMap::new();
         logins.insert(DEFAULT_LOGIN.to_owned(), SimLogin::owner(DEFAULT_PASSWORD));
-        let state = Arc::new(Mutex::new(SimState {
+        let state = SimState {
             logins,
             customers: BTreeMap::new(),
             next_id: 7_000_000,
@@ -203,25 +212,21 @@ impl AlarmComSimulator {
                 (41, "Commercial Basic Interactive", "BI", "Commercial"),
                 (42, "Commercial Advanced Interactive", "AI", "Commercial"),
             ],
-            rules: Vec::new(),
-            latency: Duration::ZERO,
-            calls: Vec::new(),
-        }));
-        let server = crate::testkit::faults::serve(Responder {
-            state: state.clone(),
-        })
-        .await;
-        Self { server, state }
+            accept_duplicate_dealer_ids: false,
+        };
+        Self {
+            core: Simulator::start(AlarmComWire, state).await,
+        }
     }
 
     /// The `WebServices/` folder to put in a configuration's endpoint.
     pub fn endpoint(&self) -> String {
-        format!("{}/WebServices/", self.server.uri())
+        format!("{}/WebServices/", self.core.uri())
     }
 
     /// The wiremock server, for request inspection.
     pub fn server(&self) -> &MockServer {
-        &self.server
+        self.core.server()
     }
 
     /// A valid configuration for [`DEFAULT_LOGIN`] on this simulator, default plan 9.
@@ -231,10 +236,9 @@ impl AlarmComSimulator {
 
     /// A valid configuration for a login on this simulator (its dealer id included).
     pub fn config_for(&self, login: &str, password: &str) -> IspConfig {
-        let dealer_id = lock(&self.state)
-            .logins
-            .get(login)
-            .and_then(|l| l.dealer_id);
+        let dealer_id = self
+            .core
+            .with_state(|s| s.logins.get(login).and_then(|l| l.dealer_id));
         let mut b = IspConfig::builder()
             .name(format!("Alarm.com simulator ({login})"))
             .provider("alarm_com")
@@ -253,72 +257,137 @@ impl AlarmComSimulator {
 
     /// Adds (or replaces) a login.
     pub fn add_login(&self, login: &str, details: SimLogin) {
-        lock(&self.state).logins.insert(login.to_owned(), details);
+        self.core
+            .with_state(|s| s.logins.insert(login.to_owned(), details));
+    }
+
+    /// Whether `CreateCustomer` accepts a `DealerCustomerId` that a customer of the same dealer
+    /// already has. By default it refuses (`Success=false`); `vendors.md` does not say what
+    /// Alarm.com does, so tests that show what a blind repeat of a create costs turn this on to
+    /// model a service that makes the duplicate.
+    pub fn accept_duplicate_dealer_ids(&self, accept: bool) {
+        self.core
+            .with_state(|s| s.accept_duplicate_dealer_ids = accept);
     }
 
     /// Arms a fault knob.
     pub fn inject(&self, rule: FaultRule) {
-        lock(&self.state).rules.push(rule);
+        self.core.inject(rule);
     }
 
     /// Removes every fault knob.
     pub fn clear_faults(&self) {
-        lock(&self.state).rules.clear();
+        self.core.clear_faults();
     }
 
-    /// Adds latency to every answer.
+    /// Adds latency to every answer of the service (see the
+    /// [simulator core](crate::testkit::sim#latency)).
     pub fn set_latency(&self, latency: Duration) {
-        lock(&self.state).latency = latency;
+        self.core.set_latency(latency);
     }
 
     /// The customers.
     pub fn customers(&self) -> Vec<SimCustomer> {
-        lock(&self.state).customers.values().cloned().collect()
+        self.core
+            .with_state(|s| s.customers.values().cloned().collect())
     }
 
     /// A customer by id.
     pub fn customer(&self, id: i64) -> Option<SimCustomer> {
-        lock(&self.state).customers.get(&id).cloned()
+        self.core.with_state(|s| s.customers.get(&id).cloned())
     }
 
     /// Customers with this dealer customer id.
     pub fn customers_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
-        lock(&self.state)
-            .customers
-            .values()
-            .filter(|c| c.dealer_customer_id == dealer_customer_id)
-            .count()
+        self.core.with_state(|s| {
+            s.customers
+                .values()
+                .filter(|c| c.dealer_customer_id == dealer_customer_id)
+                .count()
+        })
     }
 
     /// Changes a customer in place (to stage vendor-side changes such as an add-on this crate
     /// does not know).
     pub fn edit_customer(&self, id: i64, edit: impl FnOnce(&mut SimCustomer)) -> bool {
-        match lock(&self.state).customers.get_mut(&id) {
+        self.core.with_state(|s| match s.customers.get_mut(&id) {
             Some(c) => {
                 edit(c);
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// Every call received, in order.
     pub fn calls(&self) -> Vec<SimCall> {
-        lock(&self.state).calls.clone()
+        self.core.calls()
     }
 
     /// How many calls of `operation` were received.
     pub fn call_count(&self, operation: &str) -> usize {
-        lock(&self.state)
-            .calls
-            .iter()
-            .filter(|c| c.operation == operation)
-            .count()
+        self.core.call_count(operation)
     }
 }
 
-struct Responder {
-    state: Arc<Mutex<SimState>>,
+/// The resilience suite drives the simulator as the default login sees it: it creates with
+/// `CreateCustomer` (a sub-dealer login would use `CreateCustomerForDealer`), looks up with
+/// `LookupCustomerIdFromDealerCustomerId` and reads with `GetCustomerInfo`.
+impl SimulatorControl for AlarmComSimulator {
+    fn inject(&self, rule: FaultRule) {
+        self.core.inject(rule);
+    }
+
+    fn clear_faults(&self) {
+        self.core.clear_faults();
+    }
+
+    fn call_count(&self, operation: &str) -> usize {
+        self.core.call_count(operation)
+    }
+
+    fn accounts_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
+        self.customers_with_dealer_id(dealer_customer_id)
+    }
+
+    fn holds_account(&self, id: &AccountId) -> bool {
+        id.as_str()
+            .parse()
+            .is_ok_and(|id| self.customer(id).is_some())
+    }
+
+    fn add_unknown_feature(&self, id: &AccountId, feature: &str) -> bool {
+        id.as_str().parse().is_ok_and(|id| {
+            self.edit_customer(id, |c| {
+                c.add_ons.insert(feature.to_owned());
+            })
+        })
+    }
+
+    fn create_operation(&self) -> &str {
+        "CreateCustomer"
+    }
+
+    fn lookup_operation(&self) -> &str {
+        "LookupCustomerIdFromDealerCustomerId"
+    }
+
+    fn read_operation(&self) -> &str {
+        "GetCustomerInfo"
+    }
+}
+
+/// The dealer SOAP web services' side of the simulator.
+struct AlarmComWire;
+
+/// A call that passed the HTTP checks and the `Authentication` header.
+struct AdcCall {
+    version: SoapVersion,
+    op: String,
+    /// The operation element (the first child of the SOAP body).
+    params: Element,
+    user: String,
+    login: SimLogin,
 }
 
 struct Fault {
@@ -379,170 +448,151 @@ fn service_of(op: &str) -> Option<wire::Service> {
     })
 }
 
-impl Respond for Responder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let path = request.url.path().to_ascii_lowercase();
-        let service = if path.ends_with("/customermanagement.asmx") {
-            wire::Service::CustomerManagement
-        } else if path.ends_with("/dealermanagement.asmx") {
-            wire::Service::DealerManagement
-        } else {
-            return html_page(404, "The resource cannot be found.");
-        };
-        if request.method.as_str() != "POST" {
-            return html_page(405, "Method not allowed");
-        }
-        let content_type = request
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let Ok(root) = soap::parse(&request.body) else {
-            return fault_response(
+/// The HTTP and SOAP checks every call passes before it reaches an operation.
+fn route(state: &SimState, request: &wiremock::Request) -> Routed<AdcCall, SimCall> {
+    let path = request.url.path().to_ascii_lowercase();
+    let service = if path.ends_with("/customermanagement.asmx") {
+        wire::Service::CustomerManagement
+    } else if path.ends_with("/dealermanagement.asmx") {
+        wire::Service::DealerManagement
+    } else {
+        return Routed::Answer(html_page(404, "The resource cannot be found."));
+    };
+    if request.method.as_str() != "POST" {
+        return Routed::Answer(html_page(405, "Method not allowed"));
+    }
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let Ok(mut root) = soap::parse(&request.body) else {
+        return Routed::Answer(fault_response(
+            SoapVersion::V11,
+            &fault(
+                "Client",
+                "Server was unable to read request. There is an error in XML document.",
+            ),
+        ));
+    };
+    let version = match root.namespace.as_deref() {
+        Some(soap::SOAP11_NS) => SoapVersion::V11,
+        Some(soap::SOAP12_NS) => SoapVersion::V12,
+        _ => {
+            return Routed::Answer(fault_response(
                 SoapVersion::V11,
                 &fault(
-                    "Client",
-                    "Server was unable to read request. There is an error in XML document.",
+                    "VersionMismatch",
+                    "Possible SOAP version mismatch: Envelope namespace was unexpected.",
                 ),
-            );
-        };
-        let version = match root.namespace.as_deref() {
-            Some(soap::SOAP11_NS) => SoapVersion::V11,
-            Some(soap::SOAP12_NS) => SoapVersion::V12,
-            _ => {
-                return fault_response(
-                    SoapVersion::V11,
-                    &fault(
-                        "VersionMismatch",
-                        "Possible SOAP version mismatch: Envelope namespace was unexpected.",
-                    ),
-                );
-            }
-        };
-        let Some(op_el) = root.child("Body").and_then(|b| b.children.first()) else {
-            return fault_response(version, &fault("Client", "The SOAP Body is empty."));
-        };
-        let op = op_el.name.clone();
-        // The action must name the operation, in the form each version uses.
-        let action = match version {
-            SoapVersion::V11 => {
-                if !content_type.starts_with("text/xml") {
-                    return ResponseTemplate::new(415);
-                }
-                request
-                    .headers
-                    .get("soapaction")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .trim_matches('"')
-                    .to_owned()
-            }
-            SoapVersion::V12 => {
-                if !content_type.starts_with("application/soap+xml") {
-                    return ResponseTemplate::new(415);
-                }
-                content_type
-                    .split(';')
-                    .find_map(|p| p.trim().strip_prefix("action="))
-                    .unwrap_or("")
-                    .trim_matches('"')
-                    .to_owned()
-            }
-        };
-        if action != wire::action(&op) || op_el.namespace.as_deref() != Some(wire::NAMESPACE) {
-            return fault_response(
-                version,
-                &fault(
-                    "Client",
-                    format!(
-                        "Server did not recognize the value of HTTP Header SOAPAction: {action}."
-                    ),
-                ),
-            );
+            ));
         }
-        if service_of(&op) != Some(service) {
-            return fault_response(
-                version,
-                &fault(
-                    "Client",
-                    format!(
-                        "Server did not recognize the value of HTTP Header SOAPAction: {action}."
-                    ),
-                ),
-            );
+    };
+    let Some(params) = root
+        .take_child("Body")
+        .and_then(|b| b.children.into_iter().next())
+    else {
+        return Routed::Answer(fault_response(
+            version,
+            &fault("Client", "The SOAP Body is empty."),
+        ));
+    };
+    let op = params.name.clone();
+    // The action must name the operation, in the form each version uses.
+    let action = match version {
+        SoapVersion::V11 => {
+            if !content_type.starts_with("text/xml") {
+                return Routed::Answer(ResponseTemplate::new(415));
+            }
+            request
+                .headers
+                .get("soapaction")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_owned()
         }
+        SoapVersion::V12 => {
+            if !content_type.starts_with("application/soap+xml") {
+                return Routed::Answer(ResponseTemplate::new(415));
+            }
+            content_type
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("action="))
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_owned()
+        }
+    };
+    if action != wire::action(&op)
+        || params.namespace.as_deref() != Some(wire::NAMESPACE)
+        || service_of(&op) != Some(service)
+    {
+        return Routed::Answer(fault_response(
+            version,
+            &fault(
+                "Client",
+                format!("Server did not recognize the value of HTTP Header SOAPAction: {action}."),
+            ),
+        ));
+    }
 
-        let mut state = lock(&self.state);
-        // Authentication header.
-        let auth = root
-            .child("Header")
-            .and_then(|h| h.child("Authentication"))
-            .filter(|a| a.namespace.as_deref() == Some(wire::NAMESPACE));
-        let user = auth
-            .and_then(|a| a.child_text("User"))
-            .unwrap_or("")
-            .to_owned();
-        let password = auth.and_then(|a| a.child_text("Password")).unwrap_or("");
-        let login = match state.logins.get(&user) {
-            Some(l) if l.password == password => l.clone(),
-            _ => {
-                return fault_response(
-                    version,
-                    &fault(
-                        "Client",
-                        "Authentication failed: invalid login or password.",
-                    ),
-                );
-            }
-        };
-        state.calls.push(SimCall {
+    // Authentication header.
+    let auth = root
+        .child("Header")
+        .and_then(|h| h.child("Authentication"))
+        .filter(|a| a.namespace.as_deref() == Some(wire::NAMESPACE));
+    let user = auth
+        .and_then(|a| a.child_text("User"))
+        .unwrap_or("")
+        .to_owned();
+    let password = auth.and_then(|a| a.child_text("Password")).unwrap_or("");
+    let login = match state.logins.get(&user) {
+        Some(l) if l.password == password => l.clone(),
+        _ => {
+            return Routed::Answer(fault_response(
+                version,
+                &fault(
+                    "Client",
+                    "Authentication failed: invalid login or password.",
+                ),
+            ));
+        }
+    };
+    Routed::Call {
+        record: SimCall {
             operation: op.clone(),
             version,
-        });
-        let latency = state.latency;
+        },
+        call: AdcCall {
+            version,
+            op,
+            params,
+            user,
+            login,
+        },
+    }
+}
 
-        let mut delay = Duration::ZERO;
-        let mut drop_after = false;
-        if let Some(kind) = take_fault(&mut state.rules, &op) {
-            match kind {
-                FaultKind::Status(s) => {
-                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
-                }
-                FaultKind::RateLimited { retry_after_secs } => {
-                    return ResponseTemplate::new(429)
-                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
-                }
-                FaultKind::Fault(text) => return fault_response(version, &fault("Server", text)),
-                FaultKind::ResultCode(code) => {
-                    return fault_response(
-                        version,
-                        &fault("Server", format!("result code {code}")),
-                    );
-                }
-                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
-                FaultKind::Truncated => {
-                    let body = soap::envelope(
-                        version,
-                        None,
-                        &Node::new(format!("{op}Response"))
-                            .xmlns(wire::NAMESPACE)
-                            .field(format!("{op}Result"), "0"),
-                    );
-                    return cut_off(&body);
-                }
-                FaultKind::DropConnection => return drop_connection(),
-                FaultKind::ApplyThenDrop => drop_after = true,
-                FaultKind::Delay(d) => delay = d,
-            }
-        }
+impl Wire for AlarmComWire {
+    type State = SimState;
+    type Call = AdcCall;
+    type Record = SimCall;
 
-        let result = handle(&mut state, &user, &login, &op, op_el);
-        drop(state);
-        if drop_after {
-            return drop_connection();
-        }
-        let response = match result {
+    fn route(&self, state: &mut SimState, request: &wiremock::Request) -> Routed<AdcCall, SimCall> {
+        route(state, request)
+    }
+
+    fn handle(&self, state: &mut SimState, call: AdcCall) -> ResponseTemplate {
+        let AdcCall {
+            version,
+            op,
+            params,
+            user,
+            login,
+        } = call;
+        match handle(state, &user, &login, &op, &params) {
             Ok(result) => {
                 let body = Node::new(format!("{op}Response"))
                     .xmlns(wire::NAMESPACE)
@@ -550,8 +600,23 @@ impl Respond for Responder {
                 xml_response(200, version, soap::envelope(version, None, &body))
             }
             Err(f) => fault_response(version, &f),
-        };
-        response.set_delay(latency + delay)
+        }
+    }
+
+    fn fault(&self, call: &AdcCall, text: &str) -> ResponseTemplate {
+        fault_response(call.version, &fault("Server", text))
+    }
+
+    fn truncated(&self, call: &AdcCall) -> ResponseTemplate {
+        let op = &call.op;
+        let body = soap::envelope(
+            call.version,
+            None,
+            &Node::new(format!("{op}Response"))
+                .xmlns(wire::NAMESPACE)
+                .field(format!("{op}Result"), "0"),
+        );
+        cut_off(&body)
     }
 }
 
@@ -712,9 +777,11 @@ fn handle(
                 .is_ok_and(|id| state.packages.iter().any(|p| p.0 == id))
             {
                 Some(format!("Invalid package id `{package}`."))
-            } else if state.customers.values().any(|c| {
-                c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id
-            }) {
+            } else if !state.accept_duplicate_dealer_ids
+                && state.customers.values().any(|c| {
+                    c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id
+                })
+            {
                 Some("A customer with this DealerCustomerId already exists.".to_owned())
             } else {
                 None

@@ -115,6 +115,7 @@ use crate::model::{
     IspAccount, PlanChange, PlanId, ProviderKind, ProvisionRequest, ServicePlan,
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
+use crate::providers::common::CreateOnce;
 
 pub use spec::{KIND, NAME, SPEC};
 use wire::ResultStatus;
@@ -150,6 +151,7 @@ pub struct TotalConnect {
     session: tokio::sync::Mutex<SessionSlot>,
     /// Why the vendor rejected the credentials; once set, nothing is sent again.
     rejected: std::sync::Mutex<Option<String>>,
+    creates: CreateOnce,
 }
 
 /// Builds a [`TotalConnect`] provider with non-default settings.
@@ -157,12 +159,20 @@ pub struct TotalConnect {
 pub struct TotalConnectBuilder {
     config: IspConfig,
     options: TransportOptions,
+    creates: CreateOnce,
 }
 
 impl TotalConnectBuilder {
     /// Transport settings (timeouts, retries, body cap).
     pub fn transport_options(mut self, options: TransportOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// How creates are kept to one per dealer customer id (the coordinator that serializes them,
+    /// in-process by default, and the commit horizon).
+    pub fn create_once(mut self, settings: CreateOnce) -> Self {
+        self.creates = settings;
         self
     }
 
@@ -195,6 +205,7 @@ impl TotalConnectBuilder {
             login,
             session: tokio::sync::Mutex::new(SessionSlot::default()),
             rejected: std::sync::Mutex::new(None),
+            creates: self.creates,
         })
     }
 }
@@ -292,6 +303,7 @@ impl TotalConnect {
         TotalConnectBuilder {
             config: config.clone(),
             options: TransportOptions::default(),
+            creates: CreateOnce::default(),
         }
     }
 
@@ -837,10 +849,12 @@ impl TotalConnect {
             .ok_or_else(|| invalid("the request names no service plan".into()))?;
         let record = account_record(request, &plan).map_err(|p| invalid(p.to_string()))?;
         let dealer_id = request.dealer_customer_id.as_str();
+        let scope = format!("{}|{}", self.base, self.login.company_id);
         super::common::create_once(
+            &self.creates,
             PROVIDER,
+            &scope,
             dealer_id,
-            self.transport.options().retry.max_attempts,
             || self.lookup(dealer_id),
             || self.create(&record, request),
             |found| async move { self.account(&found).await },

@@ -28,26 +28,35 @@
 //! `AuthenticateUserLogin`, `KeepAlive`, `Logout`, `GetPlans`, `FindAccounts` (both forms of
 //! `GET accounts`), `CreateAccount`, `GetAccount`, `ChangeServices` and `TerminateAccount`.
 //!
+//! It is built on the [simulator core](crate::testkit::sim), which keeps the fault knobs,
+//! latency and call log; this file is the two wire formats and the operations. A call is logged
+//! once it has passed the routing checks (on the dealer API, before its session is checked: a
+//! call refused with -102 or -9001 is counted but no fault knob applies to it). The simulator
+//! implements [`SimulatorControl`] for the
+//! resilience suite.
+//!
 //! Fault knobs ([`FaultKind`]) act on the wire format of the operation they catch:
 //! [`FaultKind::Fault`] is a `soap:Server` fault on the login service and result code -999 with
 //! that text on the dealer API; [`FaultKind::ResultCode`] answers that code (in a SOAP result or
 //! a JSON answer) without doing anything.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
-use wiremock::{MockServer, Respond, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
+use crate::model::AccountId;
 use crate::providers::total_connect::wire::{
     self, AccountListReply, AccountRecord, AccountRef, AccountReply, CreateReply, PlanRecord,
     PlansReply, ResultStatus, ServicesChange, StatusReply,
 };
 pub use crate::testkit::faults::{FaultKind, FaultRule};
-use crate::testkit::faults::{cut_off, drop_connection, html_page, take_fault};
+use crate::testkit::faults::{cut_off, html_page};
+use crate::testkit::resilience::SimulatorControl;
+use crate::testkit::sim::{CallRecord, Routed, Simulator, Wire};
 
 /// The user every simulator starts with, in [`COMPANY_ID`].
 pub const DEFAULT_USER: &str = "tc-dealer-integration";
@@ -194,6 +203,12 @@ pub struct SimCall {
     pub session_id: Option<String>,
 }
 
+impl CallRecord for SimCall {
+    fn operation(&self) -> &str {
+        &self.operation
+    }
+}
+
 #[derive(Debug)]
 struct SimState {
     users: BTreeMap<String, SimUser>,
@@ -201,9 +216,6 @@ struct SimState {
     sessions: BTreeMap<String, String>,
     accounts: BTreeMap<String, SimAccount>,
     next_id: u64,
-    rules: Vec<FaultRule>,
-    latency: Duration,
-    calls: Vec<SimCall>,
     login_count: usize,
     lock_after: Option<u32>,
     bad_logins: BTreeMap<String, u32>,
@@ -212,12 +224,7 @@ struct SimState {
 /// The simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct TotalConnectSimulator {
-    server: MockServer,
-    state: Arc<Mutex<SimState>>,
-}
-
-fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
+    core: Simulator<TotalConnectWire>,
 }
 
 impl TotalConnectSimulator {
@@ -225,34 +232,29 @@ impl TotalConnectSimulator {
     pub async fn start() -> Self {
         let mut users = BTreeMap::new();
         users.insert(DEFAULT_USER.to_owned(), SimUser::new(DEFAULT_PASSWORD));
-        let state = Arc::new(Mutex::new(SimState {
+        let state = SimState {
             users,
             sessions: BTreeMap::new(),
             accounts: BTreeMap::new(),
             next_id: 5_100_000,
-            rules: Vec::new(),
-            latency: Duration::ZERO,
-            calls: Vec::new(),
             login_count: 0,
             lock_after: None,
             bad_logins: BTreeMap::new(),
-        }));
-        let server = crate::testkit::faults::serve(Responder {
-            state: state.clone(),
-        })
-        .await;
-        Self { server, state }
+        };
+        Self {
+            core: Simulator::start(TotalConnectWire, state).await,
+        }
     }
 
     /// The host root to put in a configuration's endpoint (`http://127.0.0.1:port/`).
     pub fn endpoint(&self) -> String {
-        format!("{}/", self.server.uri())
+        format!("{}/", self.core.uri())
     }
 
     /// The wiremock server, for request inspection (and for mounting a mock in front of the
     /// simulator with a higher priority).
     pub fn server(&self) -> &MockServer {
-        &self.server
+        self.core.server()
     }
 
     /// A valid configuration for [`DEFAULT_USER`] on this simulator, default plan `TC-BASIC`.
@@ -263,10 +265,9 @@ impl TotalConnectSimulator {
     /// A valid configuration for a user on this simulator: its company id (or [`COMPANY_ID`]
     /// for a user the simulator does not know), the simulator's application id and version.
     pub fn config_for(&self, user: &str, password: &str) -> IspConfig {
-        let company = lock(&self.state)
-            .users
-            .get(user)
-            .map(|u| u.company_id.clone())
+        let company = self
+            .core
+            .with_state(|s| s.users.get(user).map(|u| u.company_id.clone()))
             .unwrap_or_else(|| COMPANY_ID.to_owned());
         let built = IspConfig::builder()
             .name(format!("Total Connect simulator ({user})"))
@@ -287,116 +288,243 @@ impl TotalConnectSimulator {
 
     /// Adds (or replaces) a user.
     pub fn add_user(&self, name: &str, user: SimUser) {
-        lock(&self.state).users.insert(name.to_owned(), user);
+        self.core
+            .with_state(|s| s.users.insert(name.to_owned(), user));
     }
 
     /// A user as the simulator sees it now (for example, to check whether it got locked).
     pub fn user(&self, name: &str) -> Option<SimUser> {
-        lock(&self.state).users.get(name).cloned()
+        self.core.with_state(|s| s.users.get(name).cloned())
     }
 
     /// Arms a fault knob.
     pub fn inject(&self, rule: FaultRule) {
-        lock(&self.state).rules.push(rule);
+        self.core.inject(rule);
     }
 
     /// Removes every fault knob.
     pub fn clear_faults(&self) {
-        lock(&self.state).rules.clear();
+        self.core.clear_faults();
     }
 
-    /// Adds latency to every answer.
+    /// Adds latency to every answer of the services (see the
+    /// [simulator core](crate::testkit::sim#latency)).
     pub fn set_latency(&self, latency: Duration) {
-        lock(&self.state).latency = latency;
+        self.core.set_latency(latency);
     }
 
     /// Ends every session issued so far: calls carrying one answer -102 until the client logs
     /// in again.
     pub fn expire_sessions(&self) {
-        lock(&self.state).sessions.clear();
+        self.core.with_state(|s| s.sessions.clear());
     }
 
     /// How many sessions are valid now.
     pub fn active_sessions(&self) -> usize {
-        lock(&self.state).sessions.len()
+        self.core.with_state(|s| s.sessions.len())
     }
 
     /// Locks a user after `k` logins with a bad password (counted from now on, per user): the
     /// `k`-th answers -50004 and locks the user, every later login answers -123 whatever the
     /// password. This is the behaviour that makes clients stop after one rejection.
     pub fn lock_after_bad_logins(&self, k: u32) {
-        let mut state = lock(&self.state);
-        state.lock_after = Some(k.max(1));
-        state.bad_logins.clear();
+        self.core.with_state(|s| {
+            s.lock_after = Some(k.max(1));
+            s.bad_logins.clear();
+        });
     }
 
     /// How many `AuthenticateUserLogin` requests reached the SOAP service, successful or not
     /// (a request with a wrong `SOAPAction` included).
     pub fn login_count(&self) -> usize {
-        lock(&self.state).login_count
+        self.core.with_state(|s| s.login_count)
     }
 
     /// How many calls of `operation` were received.
     pub fn call_count(&self, operation: &str) -> usize {
-        lock(&self.state)
-            .calls
-            .iter()
-            .filter(|c| c.operation == operation)
-            .count()
+        self.core.call_count(operation)
     }
 
     /// Every call received, in order.
     pub fn calls(&self) -> Vec<SimCall> {
-        lock(&self.state).calls.clone()
+        self.core.calls()
     }
 
     /// The accounts of every company, by id.
     pub fn accounts(&self) -> Vec<SimAccount> {
-        lock(&self.state).accounts.values().cloned().collect()
+        self.core
+            .with_state(|s| s.accounts.values().cloned().collect())
     }
 
     /// An account by id.
     pub fn account(&self, id: &str) -> Option<SimAccount> {
-        lock(&self.state).accounts.get(id).cloned()
+        self.core.with_state(|s| s.accounts.get(id).cloned())
     }
 
     /// Accounts (terminated included) with this dealer customer id.
     pub fn accounts_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
-        lock(&self.state)
-            .accounts
-            .values()
-            .filter(|a| a.dealer_customer_id.as_deref() == Some(dealer_customer_id))
-            .count()
+        self.core.with_state(|s| {
+            s.accounts
+                .values()
+                .filter(|a| a.dealer_customer_id.as_deref() == Some(dealer_customer_id))
+                .count()
+        })
     }
 
     /// Changes an account in place (to stage vendor-side changes such as a feature this crate
     /// does not know). Returns whether the account exists.
     pub fn edit_account(&self, id: &str, edit: impl FnOnce(&mut SimAccount)) -> bool {
-        match lock(&self.state).accounts.get_mut(id) {
+        self.core.with_state(|s| match s.accounts.get_mut(id) {
             Some(a) => {
                 edit(a);
                 true
             }
             None => false,
-        }
+        })
     }
 }
 
-struct Responder {
-    state: Arc<Mutex<SimState>>,
+/// The resilience suite creates with `CreateAccount`, looks up with `FindAccounts` and reads
+/// with `GetAccount`.
+impl SimulatorControl for TotalConnectSimulator {
+    fn inject(&self, rule: FaultRule) {
+        self.core.inject(rule);
+    }
+
+    fn clear_faults(&self) {
+        self.core.clear_faults();
+    }
+
+    fn call_count(&self, operation: &str) -> usize {
+        self.core.call_count(operation)
+    }
+
+    fn accounts_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
+        TotalConnectSimulator::accounts_with_dealer_id(self, dealer_customer_id)
+    }
+
+    fn holds_account(&self, id: &AccountId) -> bool {
+        self.account(id.as_str()).is_some()
+    }
+
+    fn add_unknown_feature(&self, id: &AccountId, feature: &str) -> bool {
+        self.edit_account(id.as_str(), |a| {
+            a.features.insert(feature.to_owned());
+        })
+    }
+
+    fn create_operation(&self) -> &str {
+        "CreateAccount"
+    }
+
+    fn lookup_operation(&self) -> &str {
+        "FindAccounts"
+    }
+
+    fn read_operation(&self) -> &str {
+        "GetAccount"
+    }
 }
 
-impl Respond for Responder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+/// Both services' side of the simulator.
+struct TotalConnectWire;
+
+/// A call of either service, routed and parsed.
+enum TcCall {
+    /// A call of the SOAP login service.
+    Soap {
+        op: String,
+        /// The operation element (the first child of the SOAP body).
+        params: Element,
+    },
+    /// A call of the dealer API.
+    Api {
+        op: &'static str,
+        company: String,
+        account_id: String,
+        bearer: Option<String>,
+        url: url::Url,
+        body: Vec<u8>,
+    },
+}
+
+impl Wire for TotalConnectWire {
+    type State = SimState;
+    type Call = TcCall;
+    type Record = SimCall;
+
+    fn route(&self, state: &mut SimState, request: &wiremock::Request) -> Routed<TcCall, SimCall> {
         let path = request.url.path();
         if path.eq_ignore_ascii_case(&format!("/{}", wire::SOAP_PATH)) {
-            return self.soap(request);
+            route_soap(state, request)
+        } else if let Some(rest) =
+            path.strip_prefix(format!("/{}companies/", wire::DEALER_API_PATH).as_str())
+        {
+            route_api(request, rest)
+        } else {
+            Routed::Answer(html_page(404, "The resource cannot be found."))
         }
-        let api = format!("/{}companies/", wire::DEALER_API_PATH);
-        if let Some(rest) = path.strip_prefix(api.as_str()) {
-            return self.api(request, rest);
+    }
+
+    fn refusal(&self, state: &mut SimState, call: &TcCall) -> Option<ResponseTemplate> {
+        match call {
+            TcCall::Soap { .. } => None,
+            TcCall::Api {
+                company, bearer, ..
+            } => refusal_api(state, company, bearer.as_deref()),
         }
-        html_page(404, "The resource cannot be found.")
+    }
+
+    fn handle(&self, state: &mut SimState, call: TcCall) -> ResponseTemplate {
+        match call {
+            TcCall::Soap { op, params } => {
+                let result = handle_soap(state, &op, &params);
+                xml_response(200, soap_answer(&op, result))
+            }
+            TcCall::Api {
+                op,
+                company,
+                account_id,
+                url,
+                body,
+                ..
+            } => json_response(
+                200,
+                handle_api(state, op, &company, &account_id, &url, &body),
+            ),
+        }
+    }
+
+    fn fault(&self, call: &TcCall, text: &str) -> ResponseTemplate {
+        match call {
+            TcCall::Soap { .. } => soap_fault("Server", text),
+            TcCall::Api { .. } => json_response(200, status_only(-999, text)),
+        }
+    }
+
+    fn result_code(&self, call: &TcCall, code: i64) -> ResponseTemplate {
+        match call {
+            TcCall::Soap { op, .. } => xml_response(
+                200,
+                soap_answer(op, soap_result(op, code, wire::meaning(code), None)),
+            ),
+            TcCall::Api { .. } => json_response(200, status_only(code, wire::meaning(code))),
+        }
+    }
+
+    fn truncated(&self, call: &TcCall) -> ResponseTemplate {
+        match call {
+            TcCall::Soap { op, .. } => cut_off(&soap_answer(
+                op,
+                soap_result(op, 0, "Success", Some(&new_session_id())),
+            )),
+            TcCall::Api { .. } => cut_off_json(&to_json(&AccountListReply {
+                status: ok(),
+                accounts: vec![AccountRef {
+                    account_id: "5100001".into(),
+                }],
+            })),
+        }
     }
 }
 
@@ -447,112 +575,86 @@ fn new_session_id() -> String {
     )
 }
 
-impl Responder {
-    fn soap(&self, request: &wiremock::Request) -> ResponseTemplate {
-        if request.method.as_str() != "POST" {
-            return html_page(405, "Method not allowed");
-        }
-        let content_type = header(request, "content-type");
-        if !content_type.starts_with("text/xml") {
-            return ResponseTemplate::new(415);
-        }
-        let Ok(root) = soap::parse(&request.body) else {
-            return soap_fault(
-                "Client",
-                "Server was unable to read request. There is an error in XML document.",
-            );
-        };
-        if root.name != "Envelope" || root.namespace.as_deref() != Some(soap::SOAP11_NS) {
-            return soap_fault(
-                "VersionMismatch",
-                "Possible SOAP version mismatch: Envelope namespace was unexpected.",
-            );
-        }
-        let Some(op_el) = root.child("Body").and_then(|b| b.children.first()) else {
-            return soap_fault("Client", "The SOAP Body is empty.");
-        };
-        let op = op_el.name.clone();
-        let mut state = lock(&self.state);
-        if op == "AuthenticateUserLogin" {
-            state.login_count += 1;
-        }
-        let action = header(request, "soapaction").trim_matches('"').to_owned();
-        if !SOAP_OPERATIONS.contains(&op.as_str())
-            || action != format!("{}{op}", wire::NAMESPACE)
-            || op_el.namespace.as_deref() != Some(wire::NAMESPACE)
-        {
-            return soap_fault(
-                "Client",
-                &format!("Server did not recognize the value of HTTP Header SOAPAction: {action}."),
-            );
-        }
-        let session_id = match op.as_str() {
-            "AuthenticateUserLogin" => None,
-            _ => op_el.child_text("SessionID").map(str::to_owned),
-        };
-        state.calls.push(SimCall {
-            operation: op.clone(),
-            session_id,
-        });
-        let latency = state.latency;
+/// The HTTP and SOAP checks of the login service. Every `AuthenticateUserLogin` element that
+/// arrives is counted as a login, even when its action is wrong.
+fn route_soap(state: &mut SimState, request: &wiremock::Request) -> Routed<TcCall, SimCall> {
+    if request.method.as_str() != "POST" {
+        return Routed::Answer(html_page(405, "Method not allowed"));
+    }
+    let content_type = header(request, "content-type");
+    if !content_type.starts_with("text/xml") {
+        return Routed::Answer(ResponseTemplate::new(415));
+    }
+    let Ok(mut root) = soap::parse(&request.body) else {
+        return Routed::Answer(soap_fault(
+            "Client",
+            "Server was unable to read request. There is an error in XML document.",
+        ));
+    };
+    if root.name != "Envelope" || root.namespace.as_deref() != Some(soap::SOAP11_NS) {
+        return Routed::Answer(soap_fault(
+            "VersionMismatch",
+            "Possible SOAP version mismatch: Envelope namespace was unexpected.",
+        ));
+    }
+    let Some(params) = root
+        .take_child("Body")
+        .and_then(|b| b.children.into_iter().next())
+    else {
+        return Routed::Answer(soap_fault("Client", "The SOAP Body is empty."));
+    };
+    let op = params.name.clone();
+    if op == "AuthenticateUserLogin" {
+        state.login_count += 1;
+    }
+    let action = header(request, "soapaction").trim_matches('"').to_owned();
+    if !SOAP_OPERATIONS.contains(&op.as_str())
+        || action != format!("{}{op}", wire::NAMESPACE)
+        || params.namespace.as_deref() != Some(wire::NAMESPACE)
+    {
+        return Routed::Answer(soap_fault(
+            "Client",
+            &format!("Server did not recognize the value of HTTP Header SOAPAction: {action}."),
+        ));
+    }
+    let session_id = match op.as_str() {
+        "AuthenticateUserLogin" => None,
+        _ => params.child_text("SessionID").map(str::to_owned),
+    };
+    let record = SimCall {
+        operation: op.clone(),
+        session_id,
+    };
+    Routed::Call {
+        record,
+        call: TcCall::Soap { op, params },
+    }
+}
 
-        let mut delay = Duration::ZERO;
-        let mut drop_after = false;
-        if let Some(kind) = take_fault(&mut state.rules, &op) {
-            match kind {
-                FaultKind::Status(s) => {
-                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
-                }
-                FaultKind::RateLimited { retry_after_secs } => {
-                    return ResponseTemplate::new(429)
-                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
-                }
-                FaultKind::Fault(text) => return soap_fault("Server", &text),
-                FaultKind::ResultCode(code) => {
-                    let body = soap_answer(&op, soap_result(&op, code, wire::meaning(code), None));
-                    return xml_response(200, body).set_delay(latency);
-                }
-                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
-                FaultKind::Truncated => {
-                    let body =
-                        soap_answer(&op, soap_result(&op, 0, "Success", Some(&new_session_id())));
-                    return cut_off(&body);
-                }
-                FaultKind::DropConnection => return drop_connection(),
-                FaultKind::ApplyThenDrop => drop_after = true,
-                FaultKind::Delay(d) => delay = d,
+fn handle_soap(state: &mut SimState, op: &str, params: &Element) -> Node {
+    match op {
+        "AuthenticateUserLogin" => login(state, params),
+        "KeepAlive" => {
+            let valid = params
+                .child_text("SessionID")
+                .is_some_and(|s| state.sessions.contains_key(s));
+            if valid {
+                soap_result(op, 0, "", None)
+            } else {
+                soap_result(op, -102, "Invalid session", None)
             }
         }
-
-        let result = match op.as_str() {
-            "AuthenticateUserLogin" => login(&mut state, op_el),
-            "KeepAlive" => {
-                let valid = op_el
-                    .child_text("SessionID")
-                    .is_some_and(|s| state.sessions.contains_key(s));
-                if valid {
-                    soap_result(&op, 0, "", None)
-                } else {
-                    soap_result(&op, -102, "Invalid session", None)
-                }
+        _ => {
+            // Logout
+            let removed = params
+                .child_text("SessionID")
+                .and_then(|s| state.sessions.remove(s));
+            if removed.is_some() {
+                soap_result(op, 0, "", None)
+            } else {
+                soap_result(op, -102, "Invalid session", None)
             }
-            _ => {
-                // Logout
-                let removed = op_el
-                    .child_text("SessionID")
-                    .and_then(|s| state.sessions.remove(s));
-                if removed.is_some() {
-                    soap_result(&op, 0, "", None)
-                } else {
-                    soap_result(&op, -102, "Invalid session", None)
-                }
-            }
-        };
-        drop(state);
-        if drop_after {
-            return drop_connection();
         }
-        xml_response(200, soap_answer(&op, result)).set_delay(latency + delay)
     }
 }
 
@@ -671,117 +773,77 @@ fn route<'a>(method: &str, tail: &[&'a str]) -> Route<'a> {
     }
 }
 
-impl Responder {
-    fn api(&self, request: &wiremock::Request, rest: &str) -> ResponseTemplate {
-        let mut segments = rest.split('/');
-        let company = segments.next().unwrap_or("").to_owned();
-        let tail: Vec<&str> = segments.collect();
-        let method = request.method.as_str();
-        let (op, account_id) = match route(method, &tail) {
-            Route::Op(op, id) => (op, id.map(str::to_owned)),
-            Route::WrongMethod => {
-                return web_api_message(
-                    405,
-                    format!("The requested resource does not support http method '{method}'."),
-                );
-            }
-            Route::Unknown => {
-                return web_api_message(
-                    404,
-                    format!(
-                        "No HTTP resource was found that matches the request URI '{}'.",
-                        request.url.path()
-                    ),
-                );
-            }
-        };
-        if matches!(op, "CreateAccount" | "ChangeServices") {
-            let ct = header(request, "content-type");
-            if !ct.starts_with("application/json") {
-                return web_api_message(
-                    415,
-                    format!(
-                        "The request entity's media type '{ct}' is not supported for this resource."
-                    ),
-                );
-            }
+/// The routing checks of the dealer API (`rest` is the path after `companies/`): unknown
+/// routes, wrong methods and bodies that are not JSON never reach the application.
+fn route_api(request: &wiremock::Request, rest: &str) -> Routed<TcCall, SimCall> {
+    let mut segments = rest.split('/');
+    let company = segments.next().unwrap_or("").to_owned();
+    let tail: Vec<&str> = segments.collect();
+    let method = request.method.as_str();
+    let (op, account_id) = match route(method, &tail) {
+        Route::Op(op, id) => (op, id.unwrap_or("").to_owned()),
+        Route::WrongMethod => {
+            return Routed::Answer(web_api_message(
+                405,
+                format!("The requested resource does not support http method '{method}'."),
+            ));
         }
-        let bearer = header(request, "authorization")
-            .strip_prefix("Bearer ")
-            .map(|t| t.trim().to_owned());
-
-        let mut state = lock(&self.state);
-        state.calls.push(SimCall {
-            operation: op.to_owned(),
-            session_id: bearer.clone(),
-        });
-        let latency = state.latency;
-
-        // The session, then the company.
-        let user = bearer
-            .as_deref()
-            .and_then(|b| state.sessions.get(b))
-            .and_then(|name| state.users.get(name).map(|u| (name.clone(), u.clone())));
-        let Some((user_name, user)) = user else {
-            return json_response(200, status_only(-102, "Invalid session")).set_delay(latency);
-        };
-        if user.company_id != company {
-            return json_response(
-                200,
-                status_only(
-                    -9001,
-                    format!("Authorization failed: {user_name} cannot act for company {company}"),
+        Route::Unknown => {
+            return Routed::Answer(web_api_message(
+                404,
+                format!(
+                    "No HTTP resource was found that matches the request URI '{}'.",
+                    request.url.path()
                 ),
-            )
-            .set_delay(latency);
+            ));
         }
-
-        let mut delay = Duration::ZERO;
-        let mut drop_after = false;
-        if let Some(kind) = take_fault(&mut state.rules, op) {
-            match kind {
-                FaultKind::Status(s) => {
-                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
-                }
-                FaultKind::RateLimited { retry_after_secs } => {
-                    return ResponseTemplate::new(429)
-                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
-                }
-                FaultKind::Fault(text) => {
-                    return json_response(200, status_only(-999, text)).set_delay(latency);
-                }
-                FaultKind::ResultCode(code) => {
-                    return json_response(200, status_only(code, wire::meaning(code)))
-                        .set_delay(latency);
-                }
-                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
-                FaultKind::Truncated => {
-                    return cut_off_json(&to_json(&AccountListReply {
-                        status: ok(),
-                        accounts: vec![AccountRef {
-                            account_id: "5100001".into(),
-                        }],
-                    }));
-                }
-                FaultKind::DropConnection => return drop_connection(),
-                FaultKind::ApplyThenDrop => drop_after = true,
-                FaultKind::Delay(d) => delay = d,
-            }
+    };
+    if matches!(op, "CreateAccount" | "ChangeServices") {
+        let ct = header(request, "content-type");
+        if !ct.starts_with("application/json") {
+            return Routed::Answer(web_api_message(
+                415,
+                format!(
+                    "The request entity's media type '{ct}' is not supported for this resource."
+                ),
+            ));
         }
-
-        let body = handle_api(
-            &mut state,
-            op,
-            &company,
-            account_id.as_deref().unwrap_or(""),
-            request,
-        );
-        drop(state);
-        if drop_after {
-            return drop_connection();
-        }
-        json_response(200, body).set_delay(latency + delay)
     }
+    let bearer = header(request, "authorization")
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_owned());
+    let record = SimCall {
+        operation: op.to_owned(),
+        session_id: bearer.clone(),
+    };
+    let call = TcCall::Api {
+        op,
+        company,
+        account_id,
+        bearer,
+        url: request.url.clone(),
+        body: request.body.clone(),
+    };
+    Routed::Call { record, call }
+}
+
+/// The session, then the company: refused calls are counted but reach no operation.
+fn refusal_api(state: &SimState, company: &str, bearer: Option<&str>) -> Option<ResponseTemplate> {
+    let user = bearer
+        .and_then(|b| state.sessions.get(b))
+        .and_then(|name| state.users.get(name).map(|u| (name, u)));
+    let Some((user_name, user)) = user else {
+        return Some(json_response(200, status_only(-102, "Invalid session")));
+    };
+    (user.company_id != company).then(|| {
+        json_response(
+            200,
+            status_only(
+                -9001,
+                format!("Authorization failed: {user_name} cannot act for company {company}"),
+            ),
+        )
+    })
 }
 
 fn find<'a>(state: &'a mut SimState, company: &str, id: &str) -> Option<&'a mut SimAccount> {
@@ -808,7 +870,8 @@ fn handle_api(
     op: &str,
     company: &str,
     id: &str,
-    request: &wiremock::Request,
+    url: &url::Url,
+    body: &[u8],
 ) -> String {
     match op {
         "GetPlans" => to_json(&PlansReply {
@@ -825,7 +888,7 @@ fn handle_api(
         "FindAccounts" => {
             let mut dealer = None;
             let mut include_terminated = false;
-            for (k, v) in request.url.query_pairs() {
+            for (k, v) in url.query_pairs() {
                 match k.as_ref() {
                     "dealerCustomerId" => dealer = Some(v.into_owned()),
                     "includeTerminated" => include_terminated = v.eq_ignore_ascii_case("true"),
@@ -849,7 +912,7 @@ fn handle_api(
                 accounts,
             })
         }
-        "CreateAccount" => create(state, company, &request.body),
+        "CreateAccount" => create(state, company, body),
         "GetAccount" => match find(state, company, id) {
             Some(a) => to_json(&AccountReply {
                 status: ok(),
@@ -858,7 +921,7 @@ fn handle_api(
             None => invalid_location(id),
         },
         "ChangeServices" => {
-            let change: ServicesChange = match serde_json::from_slice(&request.body) {
+            let change: ServicesChange = match serde_json::from_slice(body) {
                 Ok(c) => c,
                 Err(e) => return status_only(-501, format!("The request is invalid: {e}")),
             };

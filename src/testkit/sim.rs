@@ -1,0 +1,322 @@
+//! The simulator core every vendor simulator is built on: one loopback
+//! [`MockServer`], the vendor's state, the fault knobs
+//! ([`FaultRule`]), latency, the call log, and the one place where a fault knob is carried out.
+//!
+//! A vendor simulator supplies only what is its own through the [`Wire`] trait:
+//!
+//! 1. [`Wire::route`]: the HTTP checks (path, method, headers, authentication) and the parsing
+//!    of one request into a call of one of the vendor's operations, or an immediate answer for a
+//!    request the vendor refuses before any operation (a 404 page, a SOAP fault for an unknown
+//!    action, a bad login). Only a routed call is logged and counted, and only a routed call can
+//!    be caught by a fault knob.
+//! 2. [`Wire::refusal`] (optional): a refusal that comes after the call was counted but before
+//!    the operation runs, such as an expired session. Fault knobs do not apply to it.
+//! 3. [`Wire::handle`]: the operation against the state, and its answer.
+//! 4. [`Wire::fault`], [`Wire::result_code`] and [`Wire::truncated`]: how this vendor writes
+//!    [`FaultKind::Fault`], [`FaultKind::ResultCode`] and [`FaultKind::Truncated`] for this call.
+//!
+//! The core carries out every other [`FaultKind`] the same way for every vendor (a bare status,
+//! 429 with `Retry-After`, an HTML outage page, a dropped connection, applying then dropping,
+//! a delay).
+//!
+//! # Latency
+//!
+//! [`Simulator::set_latency`] delays every answer the vendor's application gives: an
+//! operation's answer, a [`Wire::refusal`], and the vendor errors of
+//! [`FaultKind::Fault`] and [`FaultKind::ResultCode`]. Answers that stand for the network or a
+//! proxy (a fault knob's bare status, 429, HTML page, cut-off body or dropped connection) and
+//! refusals from [`Wire::route`] come at once.
+//!
+//! # A minimal simulator
+//!
+//! ```no_run
+//! use interactive_services::testkit::sim::{Routed, Simulator, Wire};
+//! use wiremock::{Request, ResponseTemplate};
+//!
+//! /// Counts visits; `POST /visit` is its only operation.
+//! struct Visits;
+//!
+//! impl Wire for Visits {
+//!     type State = u32;
+//!     type Call = ();
+//!     type Record = String;
+//!
+//!     fn route(&self, _: &mut u32, request: &Request) -> Routed<(), String> {
+//!         if request.url.path() != "/visit" || request.method.as_str() != "POST" {
+//!             return Routed::Answer(ResponseTemplate::new(404));
+//!         }
+//!         Routed::Call { record: "Visit".to_owned(), call: () }
+//!     }
+//!
+//!     fn handle(&self, visits: &mut u32, _: ()) -> ResponseTemplate {
+//!         *visits += 1;
+//!         ResponseTemplate::new(200).set_body_string(visits.to_string())
+//!     }
+//!
+//!     fn fault(&self, _: &(), text: &str) -> ResponseTemplate {
+//!         ResponseTemplate::new(500).set_body_string(text)
+//!     }
+//!
+//!     fn truncated(&self, _: &()) -> ResponseTemplate {
+//!         interactive_services::testkit::faults::cut_off("1234")
+//!     }
+//! }
+//!
+//! # async fn demo() {
+//! let sim = Simulator::start(Visits, 0).await;
+//! // ... point a provider at sim.uri() ...
+//! assert_eq!(sim.call_count("Visit"), sim.with_state(|v| *v as usize));
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+use crate::testkit::faults::{self, FaultKind, FaultRule, drop_connection, html_page};
+
+/// What the call log keeps of one call: at least the operation's name, which is what
+/// [`FaultRule::on`] and [`Simulator::call_count`] match.
+pub trait CallRecord: Clone + Send + 'static {
+    /// The operation this call was for.
+    fn operation(&self) -> &str;
+}
+
+impl CallRecord for String {
+    fn operation(&self) -> &str {
+        self
+    }
+}
+
+/// What [`Wire::route`] made of a request.
+#[derive(Debug)]
+pub enum Routed<C, R> {
+    /// A call of one of the vendor's operations: it is logged (`record`), may be caught by a
+    /// fault knob for `record.operation()`, and is then carried out by [`Wire::handle`].
+    Call {
+        /// What the call log keeps.
+        record: R,
+        /// The parsed call, for [`Wire::handle`].
+        call: C,
+    },
+    /// An answer given before any operation (a 404 page, a refusal of the request's form or
+    /// login): not logged, not counted, not subject to fault knobs or latency.
+    Answer(ResponseTemplate),
+}
+
+/// The vendor's half of a simulator: its wire format and its operations. See the
+/// [module docs](self) for the order in which the core calls these.
+///
+/// Every method runs with the simulator's lock held: it must not block and must not call back
+/// into the [`Simulator`]. Nothing that comes in a request may make it panic.
+pub trait Wire: Send + Sync + 'static {
+    /// The vendor's state: accounts, logins, sessions, counters.
+    type State: Send + 'static;
+    /// A routed, parsed call.
+    type Call: Send + 'static;
+    /// What the call log keeps of a call.
+    type Record: CallRecord;
+
+    /// Checks and parses one request (exactly as strictly as the vendor does): a call of one of
+    /// its operations, or an immediate answer for a request refused before any operation.
+    fn route(&self, state: &mut Self::State, request: &Request)
+    -> Routed<Self::Call, Self::Record>;
+
+    /// The answer to a call refused after it was logged but before the operation and before
+    /// any fault knob (an unknown session, another company's session); `None` lets the call
+    /// through. The default lets every call through.
+    fn refusal(&self, state: &mut Self::State, call: &Self::Call) -> Option<ResponseTemplate> {
+        let _ = (state, call);
+        None
+    }
+
+    /// Carries the call out against the state and answers it.
+    fn handle(&self, state: &mut Self::State, call: Self::Call) -> ResponseTemplate;
+
+    /// The vendor's own error with this text, for this call, having done nothing
+    /// ([`FaultKind::Fault`]): a SOAP fault, an error result code.
+    fn fault(&self, call: &Self::Call, text: &str) -> ResponseTemplate;
+
+    /// The vendor's result code `code`, for this call, having done nothing
+    /// ([`FaultKind::ResultCode`]). The default, for vendors without result codes, is
+    /// [`fault`](Self::fault) with the text `result code <code>`.
+    fn result_code(&self, call: &Self::Call, code: i64) -> ResponseTemplate {
+        self.fault(call, &format!("result code {code}"))
+    }
+
+    /// A successful-looking answer to this call cut off in the middle
+    /// ([`FaultKind::Truncated`]); [`faults::cut_off`] makes one from a full body.
+    fn truncated(&self, call: &Self::Call) -> ResponseTemplate;
+}
+
+struct Inner<W: Wire> {
+    state: W::State,
+    rules: Vec<FaultRule>,
+    latency: Duration,
+    calls: Vec<W::Record>,
+}
+
+struct Shared<W: Wire> {
+    wire: W,
+    inner: Mutex<Inner<W>>,
+}
+
+impl<W: Wire> Shared<W> {
+    fn lock(&self) -> MutexGuard<'_, Inner<W>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running simulator: the vendor's [`Wire`], its state, fault knobs, latency and call log,
+/// answering on a loopback [`MockServer`]. Dropping it stops the server.
+pub struct Simulator<W: Wire> {
+    server: MockServer,
+    shared: Arc<Shared<W>>,
+}
+
+impl<W: Wire> fmt::Debug for Simulator<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.shared.lock();
+        f.debug_struct("Simulator")
+            .field("uri", &self.server.uri())
+            .field("rules", &inner.rules)
+            .field("latency", &inner.latency)
+            .field("calls", &inner.calls.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Wire> Simulator<W> {
+    /// Starts a loopback server on which `wire` answers every request, with `state` as the
+    /// vendor's initial state, no fault knob, no latency and an empty call log.
+    pub async fn start(wire: W, state: W::State) -> Self {
+        let shared = Arc::new(Shared {
+            wire,
+            inner: Mutex::new(Inner {
+                state,
+                rules: Vec::new(),
+                latency: Duration::ZERO,
+                calls: Vec::new(),
+            }),
+        });
+        let server = faults::serve(Responder(shared.clone())).await;
+        Self { server, shared }
+    }
+
+    /// The server's base URI (`http://127.0.0.1:<port>`, no trailing slash).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The wiremock server, for request inspection (and for mounting a mock in front of the
+    /// simulator with a higher priority).
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    /// The vendor's wire handlers.
+    pub fn wire(&self) -> &W {
+        &self.shared.wire
+    }
+
+    /// Runs `f` on the vendor's state (under the simulator's lock: `f` must not call back into
+    /// the simulator).
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut W::State) -> T) -> T {
+        f(&mut self.shared.lock().state)
+    }
+
+    /// Arms a fault knob.
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.lock().rules.push(rule);
+    }
+
+    /// Removes every fault knob (armed or waiting).
+    pub fn clear_faults(&self) {
+        self.shared.lock().rules.clear();
+    }
+
+    /// Adds latency to every answer of the vendor's application (see the
+    /// [module docs](self#latency)).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
+    }
+
+    /// Every call received, in order.
+    pub fn calls(&self) -> Vec<W::Record> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// How many calls of `operation` were received.
+    pub fn call_count(&self, operation: &str) -> usize {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.operation() == operation)
+            .count()
+    }
+}
+
+struct Responder<W: Wire>(Arc<Shared<W>>);
+
+impl<W: Wire> Respond for Responder<W> {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let wire = &self.0.wire;
+        let mut inner = self.0.lock();
+        let (record, call) = match wire.route(&mut inner.state, request) {
+            Routed::Answer(answer) => return answer,
+            Routed::Call { record, call } => (record, call),
+        };
+        let operation = record.operation().to_owned();
+        inner.calls.push(record);
+        let latency = inner.latency;
+
+        if let Some(refusal) = wire.refusal(&mut inner.state, &call) {
+            faults::arm_waiting(&mut inner.rules, &operation);
+            return refusal.set_delay(latency);
+        }
+
+        let mut delay = Duration::ZERO;
+        let mut drop_after = false;
+        if let Some(kind) = faults::take_fault(&mut inner.rules, &operation) {
+            match kind {
+                FaultKind::Status(s) => {
+                    return ResponseTemplate::new(s).set_body_string("Service Unavailable");
+                }
+                FaultKind::RateLimited { retry_after_secs } => {
+                    return ResponseTemplate::new(429)
+                        .insert_header("retry-after", retry_after_secs.to_string().as_str());
+                }
+                FaultKind::Fault(text) => return wire.fault(&call, &text).set_delay(latency),
+                FaultKind::ResultCode(code) => {
+                    return wire.result_code(&call, code).set_delay(latency);
+                }
+                FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
+                FaultKind::Truncated => return wire.truncated(&call),
+                FaultKind::DropConnection => return drop_connection(),
+                FaultKind::ApplyThenDrop => drop_after = true,
+                FaultKind::Delay(d) => delay = d,
+                FaultKind::CommitLate(d) => {
+                    drop(inner);
+                    let shared = self.0.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(d);
+                        let mut inner = shared.lock();
+                        // The late answer has nobody to go to.
+                        let _ = shared.wire.handle(&mut inner.state, call);
+                    });
+                    return drop_connection().set_delay(d);
+                }
+            }
+        }
+
+        let answer = wire.handle(&mut inner.state, call);
+        drop(inner);
+        if drop_after {
+            return drop_connection();
+        }
+        answer.set_delay(latency + delay)
+    }
+}
