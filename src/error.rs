@@ -358,6 +358,19 @@ fn root_cause(source: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// Longest vendor text an error keeps, in characters; longer text is cut with a note.
+pub const MAX_ERROR_TEXT_CHARS: usize = 2048;
+
+fn capped(text: String) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT_CHARS) {
+        None => text,
+        Some((at, _)) => {
+            let total = text.chars().count();
+            format!("{}… ({total} characters in all)", &text[..at])
+        }
+    }
+}
+
 fn fmt_retry_after(d: Option<Duration>) -> String {
     match d {
         Some(d) => format!(" (the vendor asked to wait {}s)", d.as_secs()),
@@ -511,6 +524,57 @@ impl Error {
         self
     }
 
+    /// The same error with every occurrence of each of `secrets` (values of at least four
+    /// characters) replaced by `[REDACTED]` in the texts it carries (messages, details, the
+    /// vendor's words). Providers pass their configured secrets, so that a vendor or proxy answer
+    /// that echoes a password never reaches a host's logs through an error.
+    pub fn redact(mut self, secrets: &[&str]) -> Self {
+        let secrets: Vec<&str> = secrets
+            .iter()
+            .copied()
+            .filter(|s| s.chars().count() >= 4)
+            .collect();
+        if secrets.is_empty() {
+            return self;
+        }
+        let scrub = |text: &mut String| {
+            for secret in &secrets {
+                if text.contains(secret) {
+                    *text = text.replace(secret, "[REDACTED]");
+                }
+            }
+        };
+        match &mut self {
+            Error::InvalidConfig { .. } | Error::Unsupported { .. } | Error::RateLimited { .. } => {
+            }
+            Error::InvalidRequest { detail, .. }
+            | Error::Unavailable { detail, .. }
+            | Error::InvalidResponse { detail, .. }
+            | Error::OutcomeUnknown { detail, .. } => scrub(detail),
+            Error::Unauthenticated { message, .. }
+            | Error::Conflict { message, .. }
+            | Error::Rejected { message, .. }
+            | Error::Vendor { message, .. } => scrub(message),
+            Error::PermissionDenied {
+                permission,
+                guidance,
+                ..
+            } => {
+                scrub(permission);
+                scrub(guidance);
+            }
+            Error::NotFound { what, .. } => scrub(what),
+            Error::Inactive { config, .. } => scrub(config),
+            Error::Transport { .. } | Error::Timeout { .. } => {}
+        }
+        if let Error::Rejected { code, .. } | Error::Vendor { code, .. } = &mut self {
+            if let Some(c) = code {
+                scrub(c);
+            }
+        }
+        self
+    }
+
     /// The same error with the vendor's operation that was under way.
     pub fn in_vendor_call(mut self, vendor_op: &'static str) -> Self {
         match &mut self {
@@ -582,7 +646,7 @@ impl Error {
         Error::InvalidRequest {
             provider: provider.into(),
             operation,
-            detail: detail.into(),
+            detail: capped(detail.into()),
         }
     }
 
@@ -596,7 +660,7 @@ impl Error {
             provider: provider.into(),
             operation,
             vendor_operation: None,
-            message: message.into(),
+            message: capped(message.into()),
         }
     }
 
@@ -626,7 +690,7 @@ impl Error {
             provider: provider.into(),
             operation,
             vendor_operation: None,
-            what: what.into(),
+            what: capped(what.into()),
         }
     }
 
@@ -640,7 +704,7 @@ impl Error {
             provider: provider.into(),
             operation,
             vendor_operation: None,
-            message: message.into(),
+            message: capped(message.into()),
             existing: None,
         }
     }
@@ -695,7 +759,7 @@ impl Error {
             operation,
             vendor_operation: None,
             code,
-            message: message.into(),
+            message: capped(message.into()),
         }
     }
 
@@ -711,7 +775,7 @@ impl Error {
             operation,
             vendor_operation: None,
             code,
-            message: message.into(),
+            message: capped(message.into()),
         }
     }
 
@@ -727,7 +791,7 @@ impl Error {
             operation,
             vendor_operation: None,
             attempts,
-            detail: detail.into(),
+            detail: capped(detail.into()),
         }
     }
 
@@ -773,7 +837,7 @@ impl Error {
             provider: provider.into(),
             operation,
             vendor_operation: None,
-            detail: detail.into(),
+            detail: capped(detail.into()),
         }
     }
 }
@@ -808,7 +872,7 @@ impl ValidationErrors {
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(Problem {
             field: field.into(),
-            message: message.into(),
+            message: capped(message.into()),
         });
     }
 

@@ -744,10 +744,13 @@ async fn terminate_twice_succeeds_and_unknown_accounts_are_not_found() {
         matches!(changed, Err(Error::Conflict { .. })),
         "{changed:?}"
     );
-    for id in ["123", "not-a-number"] {
-        let r = p.account(&AccountId::new(id)).await;
-        assert!(matches!(r, Err(Error::NotFound { .. })), "{id}: {r:?}");
-    }
+    let r = p.account(&AccountId::new("123")).await;
+    assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
+    // Not an id at all: refused before any request.
+    let before = sim.call_count("GetAccount");
+    let r = p.account(&AccountId::new("not-a-number")).await;
+    assert!(matches!(r, Err(Error::InvalidRequest { .. })), "{r:?}");
+    assert_eq!(sim.call_count("GetAccount"), before);
     let r = p.terminate(&AccountId::new("4242")).await;
     assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
 }

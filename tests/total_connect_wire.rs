@@ -541,13 +541,23 @@ async fn empty_and_faulted_logins_are_not_rejections() {
         r.is_err() && !matches!(r, Err(Error::Unauthenticated { .. })),
         "fault: {r:?}"
     );
-    p.service_plans().await.expect("the third login works");
-    let logins = requests(&server)
+    let logins = |all: Vec<Request>| all.iter().filter(|r| is_login(r)).count();
+    // Two failed logins in a row: the next call does not log in again at once.
+    let r = p.service_plans().await;
+    assert!(
+        matches!(r, Err(Error::Unavailable { .. })),
+        "backing off: {r:?}"
+    );
+    assert_eq!(
+        logins(requests(&server).await),
+        2,
+        "no login while backing off"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    p.service_plans()
         .await
-        .iter()
-        .filter(|r| is_login(r))
-        .count();
-    assert_eq!(logins, 3);
+        .expect("the third login, after the pause, works");
+    assert_eq!(logins(requests(&server).await), 3);
 }
 
 #[tokio::test]

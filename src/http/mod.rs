@@ -200,6 +200,7 @@ pub struct Transport {
     client: reqwest::Client,
     options: TransportOptions,
     provider: String,
+    secrets: Vec<secrecy::SecretString>,
 }
 
 enum Attempt {
@@ -232,7 +233,26 @@ impl Transport {
             client,
             options,
             provider,
+            secrets: Vec::new(),
         })
+    }
+
+    /// The provider's secret values (passwords, tokens): any error this transport returns, and
+    /// any error passed to [`redact`](Self::redact), has them replaced by `[REDACTED]` wherever
+    /// a vendor or proxy echoed them.
+    pub fn with_secrets(
+        mut self,
+        secrets: impl IntoIterator<Item = secrecy::SecretString>,
+    ) -> Self {
+        self.secrets.extend(secrets);
+        self
+    }
+
+    /// `error` with the provider's secrets scrubbed from its texts ([`Error::redact`]).
+    pub fn redact(&self, error: Error) -> Error {
+        use secrecy::ExposeSecret;
+        let secrets: Vec<&str> = self.secrets.iter().map(|s| s.expose_secret()).collect();
+        error.redact(&secrets)
     }
 
     /// The provider name.
@@ -252,7 +272,7 @@ impl Transport {
         let operation = request.operation;
         self.send_inner(request)
             .await
-            .map_err(|e| e.in_vendor_call(operation))
+            .map_err(|e| self.redact(e.in_vendor_call(operation)))
     }
 
     async fn send_inner(&self, mut request: Request) -> Result<Response> {

@@ -331,9 +331,84 @@ impl ProvisionRequest {
                 errors.push(format!("add_ons[{i}]"), "an add-on feature name is blank");
             }
         }
+        self.check_text(&mut errors);
         errors.into_result()
     }
+
+    /// Every text that goes to a vendor is free of control characters (they would make a
+    /// malformed XML or JSON document, or address another record) and of a bounded length.
+    fn check_text(&self, errors: &mut crate::ValidationErrors) {
+        let mut check = |field: String, value: &str| {
+            if value.chars().any(char::is_control) {
+                errors.push(
+                    field,
+                    "contains control characters (tabs, line breaks, ...); remove them",
+                );
+            } else if value.chars().count() > MAX_FIELD_CHARS {
+                errors.push(
+                    field,
+                    format!("is longer than {MAX_FIELD_CHARS} characters"),
+                );
+            }
+        };
+        check(
+            "dealer_customer_id".into(),
+            self.dealer_customer_id.as_str(),
+        );
+        let c = &self.contact;
+        check("contact.first_name".into(), &c.first_name);
+        check("contact.last_name".into(), &c.last_name);
+        for (name, value) in [
+            ("contact.company", &c.company),
+            ("contact.email", &c.email),
+            ("contact.phone", &c.phone),
+            ("time_zone", &self.time_zone),
+            ("desired_login", &self.desired_login),
+            ("panel_type", &self.panel_type),
+            ("modem_serial", &self.modem_serial),
+        ] {
+            if let Some(v) = value {
+                check(name.into(), v);
+            }
+        }
+        let addresses = [
+            ("address", Some(&self.address)),
+            ("installation_address", self.installation_address.as_ref()),
+        ];
+        for (prefix, address) in addresses {
+            let Some(a) = address else { continue };
+            for (name, value) in [
+                ("street1", &a.street1),
+                ("city", &a.city),
+                ("state", &a.state),
+                ("zip", &a.zip),
+                ("country", &a.country),
+            ] {
+                check(format!("{prefix}.{name}"), value);
+            }
+            if let Some(street2) = &a.street2 {
+                check(format!("{prefix}.street2"), street2);
+            }
+        }
+        if let Some(plan) = &self.plan {
+            check("plan".into(), plan.as_str());
+        }
+        for (i, a) in self.add_ons.iter().enumerate() {
+            check(format!("add_ons[{i}]"), a.feature.as_str());
+        }
+        for (i, e) in self.notification_emails.iter().enumerate() {
+            check(format!("notification_emails[{i}]"), e);
+        }
+        for (key, value) in &self.vendor_fields {
+            let field = format!("vendor_fields.{}", key.escape_debug());
+            check(field.clone(), key);
+            check(field, value);
+        }
+    }
 }
+
+/// Longest text a [`ProvisionRequest`] field may hold, in characters.
+pub const MAX_FIELD_CHARS: usize = 256;
 
 /// Builds a [`ProvisionRequest`]; setters never fail.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::model::{AccountId, AccountStatus, IspAccount, PlanChange, PlanId};
+use crate::model::{AccountId, AccountStatus, IspAccount, PlanChange, PlanId, ProvisionRequest};
 
 /// The URL with a trailing slash, so that joining a relative path keeps its last segment.
 pub fn as_folder(mut url: Url) -> Url {
@@ -20,6 +20,38 @@ pub fn as_folder(mut url: Url) -> Url {
         url.set_path(&path);
     }
     url
+}
+
+/// Most digits a numeric vendor id may have (every such id fits an `i64`).
+pub const MAX_ID_DIGITS: usize = 18;
+
+/// Checks an id that is going into a URL or an envelope, for vendors whose ids are numbers:
+/// 1 to [`MAX_ID_DIGITS`] ASCII digits, not zero. Anything else (white space, control
+/// characters, separators, `.` or `..`, percent signs, a sign, more digits) is an
+/// [`Error::InvalidRequest`] before any request, and the id is not quoted back.
+pub fn numeric_id(provider: &str, operation: &'static str, id: &AccountId) -> Result<i64> {
+    let raw = id.as_str();
+    let digits_only =
+        !raw.is_empty() && raw.len() <= MAX_ID_DIGITS && raw.bytes().all(|b| b.is_ascii_digit());
+    match raw.parse::<i64>() {
+        Ok(n) if digits_only && n > 0 => Ok(n),
+        _ => Err(Error::invalid_request(
+            provider,
+            operation,
+            format!(
+                "the account id is not a {provider} id: ids are 1 to {MAX_ID_DIGITS} digits, not zero ({} characters given)",
+                raw.chars().count()
+            ),
+        )),
+    }
+}
+
+/// The request's own rules ([`ProvisionRequest::validate`]) as an [`Error::InvalidRequest`]
+/// naming every problem, before any request is made.
+pub fn valid_request(provider: &str, request: &ProvisionRequest) -> Result<()> {
+    request
+        .validate()
+        .map_err(|problems| Error::invalid_request(provider, "provision", problems.to_string()))
 }
 
 /// The plan a change leads to, checked against the account as it is now: a terminated account

@@ -197,7 +197,9 @@ impl AlarmComBuilder {
         if base.path().to_ascii_lowercase().ends_with(".asmx") {
             base = base.join(".").map_err(|e| invalid(e.to_string()))?;
         }
-        let transport = Transport::new(PROVIDER, self.options)?;
+        let secrets = [Some(login.password.clone()), login.two_factor.clone()];
+        let transport =
+            Transport::new(PROVIDER, self.options)?.with_secrets(secrets.into_iter().flatten());
         Ok(AlarmCom {
             soap: SoapClient::new(transport, self.version, wire::NAMESPACE, wire::ACTION_BASE),
             base: super::common::as_folder(base),
@@ -230,6 +232,12 @@ impl AlarmCom {
         self.base
             .join(service.file())
             .map_err(|e| Error::invalid_request(PROVIDER, "build URL", e.to_string()))
+    }
+
+    /// An error as the outcome of the crate's `operation`, with the configured secrets
+    /// scrubbed from whatever the vendor said.
+    fn finish(&self, error: Error, operation: &'static str) -> Error {
+        self.soap.transport().redact(error.during(operation))
     }
 
     fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Error {
@@ -349,18 +357,7 @@ impl AlarmCom {
     }
 
     fn customer_id(operation: &'static str, id: &AccountId) -> Result<i64> {
-        id.as_str()
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                Error::invalid_request(
-                    PROVIDER,
-                    operation,
-                    format!("`{id}` is not an Alarm.com customer id (a positive whole number)"),
-                )
-            })
+        super::common::numeric_id(PROVIDER, operation, id)
     }
 
     fn parse<T>(operation: &'static str, r: std::result::Result<T, wire::ParseError>) -> Result<T> {
@@ -421,8 +418,12 @@ impl AlarmCom {
                 true,
             )
             .await?;
-        let id = Self::parse(OP, wire::parse_int(&r.text))?;
-        Ok((id > 0).then(|| AccountId::new(id.to_string())))
+        // Only 0 means "absent"; a negative or unreadable answer is not taken for it.
+        match Self::parse(OP, wire::parse_int(&r.text))? {
+            0 => Ok(None),
+            id => Self::parse(OP, wire::parse_id(&id.to_string(), "the customer id"))
+                .map(|id| Some(AccountId::new(id.to_string()))),
+        }
     }
 
     async fn create_customer(
@@ -530,43 +531,43 @@ impl InteractiveServicesProvider for AlarmCom {
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
         self.validate_credentials_inner()
             .await
-            .map_err(|e| e.during("validate_credentials"))
+            .map_err(|e| self.finish(e, "validate_credentials"))
     }
 
     async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
         self.service_plans_inner()
             .await
-            .map_err(|e| e.during("service_plans"))
+            .map_err(|e| self.finish(e, "service_plans"))
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
         self.provision_inner(request)
             .await
-            .map_err(|e| e.during("provision"))
+            .map_err(|e| self.finish(e, "provision"))
     }
 
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {
         self.account_inner(id)
             .await
-            .map_err(|e| e.during("account"))
+            .map_err(|e| self.finish(e, "account"))
     }
 
     async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
         self.change_plan_inner(id, change)
             .await
-            .map_err(|e| e.during("change_plan"))
+            .map_err(|e| self.finish(e, "change_plan"))
     }
 
     async fn terminate(&self, id: &AccountId) -> Result<()> {
         self.terminate_inner(id)
             .await
-            .map_err(|e| e.during("terminate"))
+            .map_err(|e| self.finish(e, "terminate"))
     }
 
     async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
         self.list_accounts_inner(include_terminated)
             .await
-            .map_err(|e| e.during("list_accounts"))
+            .map_err(|e| self.finish(e, "list_accounts"))
     }
 }
 
@@ -725,6 +726,7 @@ impl AlarmCom {
     }
 
     async fn provision_inner(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        super::common::valid_request(PROVIDER, request)?;
         let plan = request.plan.clone().ok_or_else(|| {
             Error::invalid_request(
                 PROVIDER,
@@ -783,7 +785,17 @@ impl AlarmCom {
                 format!("customer {customer}"),
             ));
         }
-        Self::parse(OP, wire::parse_customer_info(&r))
+        let account = Self::parse(OP, wire::parse_customer_info(&r))?;
+        if account.id.as_str() != customer.to_string() {
+            return Err(Self::invalid_response(
+                OP,
+                format!(
+                    "the answer is for customer {}, not customer {customer}",
+                    account.id
+                ),
+            ));
+        }
+        Ok(account)
     }
 
     async fn change_plan_inner(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {

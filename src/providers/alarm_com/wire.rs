@@ -261,6 +261,21 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ParseError> {
 }
 
 /// Reads an integer.
+fn plan_id_text(info: &Element) -> Option<&str> {
+    info.child("ServicePlanInfo")
+        .and_then(|p| p.child_text("PackageId"))
+        .filter(|p| !p.is_empty())
+}
+
+/// An id in an answer: a positive whole number (customer ids, package ids, lookups that found
+/// something). Zero, negative and out-of-range values are refused.
+pub(crate) fn parse_id(text: &str, what: &str) -> Result<i64, ParseError> {
+    match parse_int(text)? {
+        n if n > 0 => Ok(n),
+        n => Err(format!("{what} {n} is not an id (ids are positive)")),
+    }
+}
+
 pub(crate) fn parse_int(text: &str) -> Result<i64, ParseError> {
     text.trim()
         .parse::<i64>()
@@ -311,7 +326,11 @@ pub(crate) fn parse_customer_info(info: &Element) -> Result<IspAccount, ParseErr
     let id = info
         .child_text("CustomerId")
         .ok_or("CustomerInfo has no CustomerId")?;
-    parse_int(id)?;
+    let id = parse_id(id, "CustomerId")?;
+    let plan = match plan_id_text(info) {
+        None => None,
+        Some(p) => Some(PlanId::new(parse_id(p, "PackageId")?.to_string())),
+    };
     let text = |name: &str| {
         info.child_text(name)
             .filter(|t| !t.is_empty())
@@ -351,7 +370,7 @@ pub(crate) fn parse_customer_info(info: &Element) -> Result<IspAccount, ParseErr
         None => false,
     };
     Ok(IspAccount {
-        id: AccountId::new(id),
+        id: AccountId::new(id.to_string()),
         dealer_customer_id: text("DealerCustomerId").map(DealerCustomerId::new),
         contact: Contact {
             first_name: text("FirstName").unwrap_or_default(),
@@ -362,10 +381,7 @@ pub(crate) fn parse_customer_info(info: &Element) -> Result<IspAccount, ParseErr
         },
         login_name: text("LoginName"),
         initial_password: None,
-        plan: plan_info
-            .and_then(|p| p.child_text("PackageId"))
-            .filter(|p| !p.is_empty())
-            .map(PlanId::new),
+        plan,
         add_ons,
         status: if terminated {
             AccountStatus::Terminated

@@ -51,6 +51,11 @@
 //!   logins lock the dealer's account (and have had access revoked). Build a new provider after
 //!   fixing the credentials.
 //! - An empty answer is [`Error::Unavailable`], never "bad password".
+//! - When logins keep failing for another reason (an outage, a fault), later calls do not each
+//!   log in again: one failure may be a blip and the next call logs in at once, but after the
+//!   n-th failure in a row (n ≥ 2) no login is tried for 2^(n-2) seconds (at most 5 minutes),
+//!   and calls in that time fail at once with [`Error::Unavailable`], sending nothing. A
+//!   successful login resets the pause.
 //! - Codes 4101, -4104 and -4108 are `Unavailable` and retryable; an unknown code fails closed
 //!   as [`Error::Vendor`] carrying the code.
 //!
@@ -138,7 +143,16 @@ pub(crate) fn register(registry: &mut ProviderRegistry) {
 struct SessionSlot {
     token: Option<SecretString>,
     generation: u64,
+    /// Logins that failed in a row (not a rejection of the credentials: an outage, a fault).
+    failed_logins: u32,
+    /// No login is tried before this instant.
+    next_login: Option<std::time::Instant>,
 }
+
+/// The first pause after a failed login; each further failure doubles it.
+const LOGIN_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest pause between two logins.
+const MAX_LOGIN_BACKOFF: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The Total Connect provider. Build it with [`TotalConnect::from_config`] or
 /// [`TotalConnect::builder`].
@@ -191,7 +205,8 @@ impl TotalConnectBuilder {
                 },
             })?,
         };
-        let transport = Transport::new(PROVIDER, self.options)?;
+        let transport =
+            Transport::new(PROVIDER, self.options)?.with_secrets([login.password.clone()]);
         Ok(TotalConnect {
             soap: SoapClient::new(
                 transport.clone(),
@@ -312,6 +327,19 @@ impl TotalConnect {
         Self::builder(config).build()
     }
 
+    /// An error as the outcome of the crate's `operation`, with the configured secrets (and the
+    /// session token) scrubbed from whatever the vendor said.
+    fn finish(&self, error: Error, operation: &'static str) -> Error {
+        let error = self.transport.redact(error.during(operation));
+        match self.session.try_lock() {
+            Ok(slot) => match &slot.token {
+                Some(token) => error.redact(&[token.expose_secret()]),
+                None => error,
+            },
+            Err(_) => error,
+        }
+    }
+
     fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Error {
         Error::invalid_response(PROVIDER, operation, detail).in_vendor_call(operation)
     }
@@ -350,10 +378,40 @@ impl TotalConnect {
         if let Some(token) = &slot.token {
             return Ok((token.clone(), slot.generation));
         }
-        let token = self.login().await?;
-        slot.generation += 1;
-        slot.token = Some(token.clone());
-        Ok((token, slot.generation))
+        let now = std::time::Instant::now();
+        if let Some(next) = slot.next_login.filter(|next| *next > now) {
+            return Err(Error::unavailable(
+                PROVIDER,
+                operation,
+                0,
+                format!(
+                    "the last {} login(s) failed; the next login is tried in {}s, so that a refusing service is not asked once per call",
+                    slot.failed_logins,
+                    next.saturating_duration_since(now).as_secs().max(1)
+                ),
+            ));
+        }
+        match self.login().await {
+            Ok(token) => {
+                slot.generation += 1;
+                slot.token = Some(token.clone());
+                slot.failed_logins = 0;
+                slot.next_login = None;
+                Ok((token, slot.generation))
+            }
+            Err(e) => {
+                slot.failed_logins = slot.failed_logins.saturating_add(1);
+                // One failed login may be a blip: the next call tries again at once. From the
+                // second failure in a row on, logins pause 1 s, 2 s, 4 s, ... (at most 5 min).
+                if slot.failed_logins >= 2 {
+                    let pause = LOGIN_BACKOFF
+                        .saturating_mul(2u32.saturating_pow((slot.failed_logins - 2).min(16)))
+                        .min(MAX_LOGIN_BACKOFF);
+                    slot.next_login = now.checked_add(pause);
+                }
+                Err(e)
+            }
+        }
     }
 
     async fn invalidate(&self, generation: u64) {
@@ -528,11 +586,35 @@ impl TotalConnect {
                 idempotent: true,
             })
             .await?;
-        Ok(reply
-            .accounts
-            .into_iter()
-            .find(|a| !a.account_id.is_empty())
-            .map(|a| AccountId::new(a.account_id)))
+        let mut found = None;
+        for a in reply.accounts {
+            if a.dealer_customer_id
+                .as_deref()
+                .is_some_and(|d| d != dealer_customer_id)
+            {
+                return Err(Self::invalid_response(
+                    "FindAccounts",
+                    "the lookup answered an account of another dealer customer id",
+                ));
+            }
+            let id = Self::answered_id("FindAccounts", a.account_id)?;
+            if found.replace(id).is_some() {
+                return Err(Self::invalid_response(
+                    "FindAccounts",
+                    "the lookup answered more than one account for one dealer customer id",
+                ));
+            }
+        }
+        Ok(found)
+    }
+
+    /// An account id in an answer, held to the same rule as ids the crate sends.
+    fn answered_id(operation: &'static str, id: String) -> Result<AccountId> {
+        let id = AccountId::new(id);
+        super::common::numeric_id(PROVIDER, operation, &id).map_err(|_| {
+            Self::invalid_response(operation, "an account id in the answer is not an id")
+        })?;
+        Ok(id)
     }
 
     async fn create(
@@ -559,7 +641,7 @@ impl TotalConnect {
             .filter(|i| !i.trim().is_empty())
             .ok_or_else(|| Self::invalid_response(OP, "no AccountId in a successful create"))?;
         Ok(IspAccount {
-            id: AccountId::new(id),
+            id: Self::answered_id(OP, id)?,
             dealer_customer_id: Some(request.dealer_customer_id.clone()),
             contact: request.contact.clone(),
             login_name: None,
@@ -762,43 +844,43 @@ impl InteractiveServicesProvider for TotalConnect {
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
         self.validate_credentials_inner()
             .await
-            .map_err(|e| e.during("validate_credentials"))
+            .map_err(|e| self.finish(e, "validate_credentials"))
     }
 
     async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
         self.service_plans_inner()
             .await
-            .map_err(|e| e.during("service_plans"))
+            .map_err(|e| self.finish(e, "service_plans"))
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
         self.provision_inner(request)
             .await
-            .map_err(|e| e.during("provision"))
+            .map_err(|e| self.finish(e, "provision"))
     }
 
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {
         self.account_inner(id)
             .await
-            .map_err(|e| e.during("account"))
+            .map_err(|e| self.finish(e, "account"))
     }
 
     async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
         self.change_plan_inner(id, change)
             .await
-            .map_err(|e| e.during("change_plan"))
+            .map_err(|e| self.finish(e, "change_plan"))
     }
 
     async fn terminate(&self, id: &AccountId) -> Result<()> {
         self.terminate_inner(id)
             .await
-            .map_err(|e| e.during("terminate"))
+            .map_err(|e| self.finish(e, "terminate"))
     }
 
     async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
         self.list_accounts_inner(include_terminated)
             .await
-            .map_err(|e| e.during("list_accounts"))
+            .map_err(|e| self.finish(e, "list_accounts"))
     }
 }
 
@@ -842,6 +924,7 @@ impl TotalConnect {
     }
 
     async fn provision_inner(&self, request: &ProvisionRequest) -> Result<IspAccount> {
+        super::common::valid_request(PROVIDER, request)?;
         let invalid = |detail: String| Error::invalid_request(PROVIDER, "provision", detail);
         let plan = request
             .plan
@@ -864,6 +947,7 @@ impl TotalConnect {
 
     async fn account_inner(&self, id: &AccountId) -> Result<IspAccount> {
         const OP: &str = "GetAccount";
+        super::common::numeric_id(PROVIDER, "account", id)?;
         let reply: wire::AccountReply = self
             .api(ApiCall {
                 operation: OP,
@@ -880,11 +964,17 @@ impl TotalConnect {
         let mut account = to_account(record);
         if account.id.as_str().is_empty() {
             account.id = id.clone();
+        } else if account.id != *id {
+            return Err(Self::invalid_response(
+                OP,
+                format!("the answer is for account {}, not account {id}", account.id),
+            ));
         }
         Ok(account)
     }
 
     async fn change_plan_inner(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
+        super::common::numeric_id(PROVIDER, "change_plan", id)?;
         if change.validate_only {
             return Err(self.unsupported("change_plan (validate_only)"));
         }
@@ -926,6 +1016,7 @@ impl TotalConnect {
     }
 
     async fn terminate_inner(&self, id: &AccountId) -> Result<()> {
+        super::common::numeric_id(PROVIDER, "terminate", id)?;
         let _: wire::StatusReply = self
             .api(ApiCall {
                 operation: "TerminateAccount",
@@ -953,10 +1044,10 @@ impl TotalConnect {
                 idempotent: true,
             })
             .await?;
-        Ok(reply
+        reply
             .accounts
             .into_iter()
-            .map(|a| AccountId::new(a.account_id))
-            .collect())
+            .map(|a| Self::answered_id("FindAccounts", a.account_id))
+            .collect()
     }
 }

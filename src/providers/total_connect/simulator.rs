@@ -522,6 +522,7 @@ impl Wire for TotalConnectWire {
                 status: ok(),
                 accounts: vec![AccountRef {
                     account_id: "5100001".into(),
+                    dealer_customer_id: None,
                 }],
             })),
         }
@@ -905,6 +906,7 @@ fn handle_api(
                 })
                 .map(|a| AccountRef {
                     account_id: a.id.clone(),
+                    dealer_customer_id: a.dealer_customer_id.clone(),
                 })
                 .collect();
             to_json(&AccountListReply {

@@ -213,6 +213,9 @@ pub(crate) struct AccountReply {
 pub(crate) struct AccountRef {
     /// The id.
     pub account_id: String,
+    /// The dealer's customer id, when the service gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dealer_customer_id: Option<String>,
 }
 
 /// `GET .../accounts` answer (modelled).
