@@ -452,9 +452,10 @@ async fn asmx_faults_map_to_typed_errors() {
             "text/xml; charset=utf-8",
         )
     };
+    // The credential check's first call is the seen GetLatestCallerVersion.
     Mock::given(header(
         "soapaction",
-        format!("\"{NS}/GetLoginRoles\"").as_str(),
+        format!("\"{NS}/GetLatestCallerVersion\"").as_str(),
     ))
     .respond_with(fault(
         "Client",

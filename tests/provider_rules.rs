@@ -127,6 +127,7 @@ impl InteractiveServicesProvider for WireProbe {
             login: "probe".into(),
             granted: vec!["provisioning".into()],
             missing: Vec::new(),
+            unverified: Vec::new(),
         })
     }
     async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
@@ -713,6 +714,7 @@ impl InteractiveServicesProvider for Minimal {
             login: "minimal".into(),
             granted: vec!["provisioning".into()],
             missing: Vec::new(),
+            unverified: Vec::new(),
         })
     }
     async fn service_plans(&self) -> Result<Vec<ServicePlan>> {

@@ -615,6 +615,21 @@ pub struct CredentialCheck {
     pub granted: Vec<String>,
     /// What it lacks, each with guidance.
     pub missing: Vec<MissingPermission>,
+    /// What could not be checked through the vendor's API (the vendor does not offer the call
+    /// the crate would read it with), each with the steps to check it by hand.
+    #[serde(default)]
+    pub unverified: Vec<UnverifiedPermission>,
+}
+
+/// A role or permission the crate could not read through the vendor's API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnverifiedPermission {
+    /// The role or permission, in the vendor's naming.
+    pub permission: String,
+    /// What it is needed for (`provisioning`, `billing`, `builder_program`).
+    pub needed_for: String,
+    /// Why it could not be read, and how to check it in the vendor's portal.
+    pub how_to_check: String,
 }
 
 impl CredentialCheck {

@@ -165,6 +165,7 @@ impl InteractiveServicesProvider for InMemoryProvider {
                 "builder_program".into(),
             ],
             missing: Vec::new(),
+            unverified: Vec::new(),
         })
     }
 

@@ -396,6 +396,18 @@ pub struct SoapFault {
     pub detail: Option<String>,
 }
 
+impl SoapFault {
+    /// Whether the fault says the service does not know the operation (ASP.NET's "Server did
+    /// not recognize the value of HTTP Header SOAPAction", or a missing action for SOAP 1.2):
+    /// how a real service answers an operation the crate only modelled.
+    pub fn is_unknown_operation(&self) -> bool {
+        let text = self.reason.to_ascii_lowercase();
+        text.contains("did not recognize the value of http header soapaction")
+            || text.contains("unable to handle request without a valid action parameter")
+            || text.contains("unknown operation")
+    }
+}
+
 /// Why a SOAP answer could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SoapError {

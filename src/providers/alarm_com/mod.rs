@@ -103,7 +103,7 @@ use crate::http::soap::{
 use crate::http::{Transport, TransportOptions};
 use crate::model::{
     AccountId, AccountStatus, AddOn, CredentialCheck, IspAccount, MissingPermission, PlanChange,
-    PlanId, ProviderKind, ProvisionRequest, ServicePlan,
+    PlanId, ProviderKind, ProvisionRequest, ServicePlan, UnverifiedPermission,
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
 use crate::providers::common::CreateOnce;
@@ -276,6 +276,9 @@ impl AlarmCom {
     }
 
     fn fault_error(&self, operation: &'static str, fault: SoapFault) -> Error {
+        if fault.is_unknown_operation() {
+            return Error::unsupported(PROVIDER, operation);
+        }
         let text = fault.reason.to_ascii_lowercase();
         if let Some(rest) = fault
             .reason
@@ -297,6 +300,44 @@ impl AlarmCom {
             return Error::not_found(PROVIDER, operation, fault.reason).in_vendor_call(operation);
         }
         SoapError::Fault(fault).into_error(PROVIDER, operation)
+    }
+
+    /// The report when the service does not offer `GetLoginRoles`: the login works (a seen call
+    /// accepted it), and every role the configuration needs is listed as unread.
+    fn roles_unread(&self) -> CredentialCheck {
+        let why = "Alarm.com did not offer the call the crate reads roles with (GetLoginRoles, modelled)";
+        let sub_dealer = self.login.dealer_id.is_some();
+        let (integration, integration_steps) = self.integration_guidance(sub_dealer);
+        let mut unverified = vec![UnverifiedPermission {
+            permission: integration,
+            needed_for: "provisioning".into(),
+            how_to_check: format!("{why}. Check it in the Alarm.com Partner Portal: {integration_steps}"),
+        }];
+        if self.builder_program {
+            unverified.push(UnverifiedPermission {
+                permission: format!(
+                    "{BUILDER_PROGRAM_ROLE} (or both {} and {})",
+                    BUILDER_PROGRAM_LEGACY_ROLES[0], BUILDER_PROGRAM_LEGACY_ROLES[1]
+                ),
+                needed_for: "builder_program".into(),
+                how_to_check: format!(
+                    "{why}. In the Alarm.com Partner Portal open Users, edit the integration login and check its Roles."
+                ),
+            });
+        }
+        unverified.push(UnverifiedPermission {
+            permission: BILLING_PERMISSION.into(),
+            needed_for: "billing".into(),
+            how_to_check: format!(
+                "{why}. Check the dealer account's permissions in the Alarm.com Partner Portal (dealer settings, permissions)."
+            ),
+        });
+        CredentialCheck {
+            login: self.login.login.clone(),
+            granted: Vec::new(),
+            missing: Vec::new(),
+            unverified,
+        }
     }
 
     /// The name to show and the steps to grant a missing role or permission.
@@ -575,14 +616,24 @@ impl InteractiveServicesProvider for AlarmCom {
 impl AlarmCom {
     async fn validate_credentials_inner(&self) -> Result<CredentialCheck> {
         const OP: &str = "GetLoginRoles";
-        let r = self
+        // The credentials themselves are checked with a cheap authenticated call that public
+        // sources show; a bad login fails here.
+        self.caller_version().await?;
+        // The roles come from a modelled call: a service that does not know it leaves them
+        // unread, with the steps to check them by hand, and the check goes on.
+        let r = match self
             .call(
                 Service::DealerManagement,
                 OP,
                 Node::new(OP).xmlns(wire::NAMESPACE),
                 true,
             )
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(Error::Unsupported { .. }) => return Ok(self.roles_unread()),
+            Err(e) => return Err(e),
+        };
         let mut legacy: BTreeSet<String> = BTreeSet::new();
         let mut custom: BTreeSet<String> = BTreeSet::new();
         let mut templates: BTreeSet<String> = BTreeSet::new();
@@ -679,6 +730,7 @@ impl AlarmCom {
                 .to_owned(),
             granted,
             missing,
+            unverified: Vec::new(),
         })
     }
 

@@ -32,6 +32,9 @@ use crate::testkit::faults::{cut_off, html_page};
 use crate::testkit::resilience::SimulatorControl;
 use crate::testkit::sim::{CallRecord, Routed, Simulator, Wire};
 
+/// The operations of the simulator that no public source shows (the crate's model of them).
+pub const MODELLED_OPERATIONS: &[&str] = &["GetLoginRoles"];
+
 /// The login every simulator starts with: an account owner with every role.
 pub const DEFAULT_LOGIN: &str = "dealer-integration";
 /// Its password.
@@ -179,6 +182,7 @@ struct SimState {
     next_id: i64,
     packages: Vec<(i64, &'static str, &'static str, &'static str)>,
     accept_duplicate_dealer_ids: bool,
+    serve_modelled: bool,
 }
 
 /// The simulator. Dropping it stops the server.
@@ -213,6 +217,7 @@ impl AlarmComSimulator {
                 (42, "Commercial Advanced Interactive", "AI", "Commercial"),
             ],
             accept_duplicate_dealer_ids: false,
+            serve_modelled: true,
         };
         Self {
             core: Simulator::start(AlarmComWire, state).await,
@@ -259,6 +264,14 @@ impl AlarmComSimulator {
     pub fn add_login(&self, login: &str, details: SimLogin) {
         self.core
             .with_state(|s| s.logins.insert(login.to_owned(), details));
+    }
+
+    /// Whether the simulator answers the operations the crate only modelled (see
+    /// [`MODELLED_OPERATIONS`]). Off, it answers them as a real ASMX service answers an
+    /// operation it does not have: a `soap:Client` fault "Server did not recognize the value of
+    /// HTTP Header SOAPAction" — so that tests show the crate's main paths rest on seen calls.
+    pub fn serve_modelled_operations(&self, serve: bool) {
+        self.core.with_state(|s| s.serve_modelled = serve);
     }
 
     /// Whether `CreateCustomer` accepts a `DealerCustomerId` that a customer of the same dealer
@@ -528,6 +541,7 @@ fn route(state: &SimState, request: &wiremock::Request) -> Routed<AdcCall, SimCa
     if action != wire::action(&op)
         || params.namespace.as_deref() != Some(wire::NAMESPACE)
         || service_of(&op) != Some(service)
+        || (!state.serve_modelled && MODELLED_OPERATIONS.contains(&op.as_str()))
     {
         return Routed::Answer(fault_response(
             version,

@@ -893,6 +893,7 @@ impl TotalConnect {
             login: self.login.user_name.clone(),
             granted: vec!["provisioning".into()],
             missing: Vec::new(),
+            unverified: Vec::new(),
         })
     }
 
