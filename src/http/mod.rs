@@ -88,6 +88,12 @@ pub struct TransportOptions {
     pub retry: RetryPolicy,
     /// The `User-Agent` sent.
     pub user_agent: String,
+    /// An HTTP(S) proxy for every request (`http://proxy.internal:3128`); `None` uses the
+    /// environment's (`HTTPS_PROXY`, ...), as reqwest does.
+    pub proxy: Option<Url>,
+    /// Extra root certificates (PEM) to trust besides the built-in ones, for a vendor test host
+    /// or a TLS-inspecting proxy.
+    pub root_certificates_pem: Vec<Vec<u8>>,
 }
 
 /// Default body cap: 8 MiB.
@@ -101,6 +107,8 @@ impl Default for TransportOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
             user_agent: concat!("interactive-services/", env!("CARGO_PKG_VERSION")).to_owned(),
+            proxy: None,
+            root_certificates_pem: Vec::new(),
         }
     }
 }
@@ -218,23 +226,47 @@ const SENSITIVE: &[&str] = &[
 ];
 
 impl Transport {
-    /// A transport for `provider` (the name used in errors and tracing).
+    /// A transport for `provider` (the name used in errors and tracing), with its own HTTP
+    /// client built from `options` (timeouts, user agent, proxy, extra root certificates; no
+    /// redirects are followed).
     pub fn new(provider: impl Into<String>, options: TransportOptions) -> Result<Self> {
         let provider = provider.into();
-        let client = reqwest::Client::builder()
+        let fail = |operation: &'static str, e: reqwest::Error| {
+            Error::transport(provider.clone(), operation, 0, e.without_url())
+        };
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .user_agent(options.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::transport(provider.clone(), "build transport", 0, e.without_url())
-            })?;
-        Ok(Self {
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(proxy) = &options.proxy {
+            builder = builder.proxy(
+                reqwest::Proxy::all(proxy.as_str())
+                    .map_err(|e| fail("build transport (proxy)", e))?,
+            );
+        }
+        for pem in &options.root_certificates_pem {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| fail("build transport (root certificate)", e))?,
+            );
+        }
+        let client = builder.build().map_err(|e| fail("build transport", e))?;
+        Ok(Self::with_client(provider, options, client))
+    }
+
+    /// A transport that sends through the host's own `client` (its proxy, certificates, pool
+    /// and timeouts apply; `options` still give the attempt timeout, body cap and retries).
+    pub fn with_client(
+        provider: impl Into<String>,
+        options: TransportOptions,
+        client: reqwest::Client,
+    ) -> Self {
+        Self {
             client,
             options,
-            provider,
+            provider: provider.into(),
             secrets: Vec::new(),
-        })
+        }
     }
 
     /// The provider's secret values (passwords, tokens): any error this transport returns, and

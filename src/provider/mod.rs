@@ -7,11 +7,14 @@
 //! [`providers`](crate::providers).
 
 mod configured;
+pub mod create;
 mod registry;
 
 pub use configured::ConfiguredProvider;
 pub(crate) use registry::any_plan_id;
-pub use registry::{ProviderConstructor, ProviderRegistry, ProviderSpec, check_plan_code};
+pub use registry::{
+    ProviderConstructor, ProviderOptions, ProviderRegistry, ProviderSpec, check_plan_code,
+};
 
 use std::fmt;
 use std::sync::Arc;

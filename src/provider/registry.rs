@@ -4,9 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use super::create::CreateOnce;
 use super::{ConfiguredProvider, InteractiveServicesProvider};
 use crate::config::{Credentials, IspConfig};
 use crate::error::{Error, Result, ValidationErrors};
+use crate::http::soap::SoapVersion;
+use crate::http::{Transport, TransportOptions};
 use crate::model::{CredentialField, ProviderKind};
 
 /// What a provider is before one is built: enough to validate a configuration and draw its
@@ -150,9 +153,84 @@ impl ProviderSpec {
     }
 }
 
-/// Builds a provider from a validated configuration.
-pub type ProviderConstructor =
-    Arc<dyn Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync>;
+/// Builds a provider from a validated configuration and the host's [`ProviderOptions`].
+pub type ProviderConstructor = Arc<
+    dyn Fn(&IspConfig, &ProviderOptions) -> Result<Arc<dyn InteractiveServicesProvider>>
+        + Send
+        + Sync,
+>;
+
+/// How a provider built through [`ProviderRegistry::build_with`] talks to its vendor. Every
+/// setting is optional; a provider ignores what does not apply to it (a JSON vendor has no
+/// SOAP version).
+///
+/// ```
+/// use std::time::Duration;
+/// use interactive_services::http::{RetryPolicy, TransportOptions};
+/// use interactive_services::http::soap::SoapVersion;
+/// use interactive_services::provider::ProviderOptions;
+///
+/// let options = ProviderOptions::new()
+///     .transport(TransportOptions {
+///         attempt_timeout: Duration::from_secs(10),
+///         retry: RetryPolicy::none(),
+///         ..TransportOptions::default()
+///     })
+///     .soap_version(SoapVersion::V12);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ProviderOptions {
+    /// Timeouts, retries, body cap, proxy, extra root certificates.
+    pub transport: Option<TransportOptions>,
+    /// SOAP 1.1 or 1.2, for SOAP vendors that serve both.
+    pub soap_version: Option<SoapVersion>,
+    /// The host's own HTTP client (its proxy, certificates and connection pool).
+    pub http_client: Option<reqwest::Client>,
+    /// How creates are kept to one per dealer customer id (a coordinator shared by replicas).
+    pub create_once: Option<CreateOnce>,
+}
+
+impl ProviderOptions {
+    /// No setting: every provider's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Transport settings.
+    pub fn transport(mut self, options: TransportOptions) -> Self {
+        self.transport = Some(options);
+        self
+    }
+
+    /// The SOAP version.
+    pub fn soap_version(mut self, version: SoapVersion) -> Self {
+        self.soap_version = Some(version);
+        self
+    }
+
+    /// The host's HTTP client.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// The create-once settings.
+    pub fn create_once(mut self, settings: CreateOnce) -> Self {
+        self.create_once = Some(settings);
+        self
+    }
+
+    /// A transport for `provider` with these options (the host's client when one is given).
+    pub fn build_transport(&self, provider: &str) -> Result<Transport> {
+        let options = self.transport.clone().unwrap_or_default();
+        match &self.http_client {
+            Some(client) => Ok(Transport::with_client(provider, options, client.clone())),
+            None => Transport::new(provider, options),
+        }
+    }
+}
 
 #[derive(Clone)]
 struct Registration {
@@ -216,13 +294,20 @@ impl ProviderRegistry {
     ) where
         F: Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync + 'static,
     {
-        self.insert(ProviderSpec::new(name, name, fields), Arc::new(constructor));
+        self.insert(
+            ProviderSpec::new(name, name, fields),
+            Arc::new(move |config: &IspConfig, _: &ProviderOptions| constructor(config)),
+        );
     }
 
-    /// Registers (or replaces) a provider with its full [`ProviderSpec`].
+    /// Registers (or replaces) a provider with its full [`ProviderSpec`]; the constructor gets
+    /// the [`ProviderOptions`] of [`build_with`](Self::build_with).
     pub fn register_spec<F>(&mut self, spec: ProviderSpec, constructor: F)
     where
-        F: Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync + 'static,
+        F: Fn(&IspConfig, &ProviderOptions) -> Result<Arc<dyn InteractiveServicesProvider>>
+            + Send
+            + Sync
+            + 'static,
     {
         self.insert(spec, Arc::new(constructor));
     }
@@ -253,6 +338,16 @@ impl ProviderRegistry {
     /// and default plan apply. A contributed provider's credentials are checked against the
     /// spec it registered.
     pub fn build(&self, config: &IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> {
+        self.build_with(config, &ProviderOptions::default())
+    }
+
+    /// [`build`](Self::build) with the host's [`ProviderOptions`] (timeouts, retries, SOAP
+    /// version, proxy, root certificates, its own HTTP client, a create coordinator).
+    pub fn build_with(
+        &self,
+        config: &IspConfig,
+        options: &ProviderOptions,
+    ) -> Result<Arc<dyn InteractiveServicesProvider>> {
         let kind = config.provider();
         let Some(registration) = self.entries.get(kind.as_str()) else {
             return Err(Error::unsupported(
@@ -272,7 +367,7 @@ impl ProviderRegistry {
                 });
             }
         }
-        let inner = (registration.constructor)(config)?;
+        let inner = (registration.constructor)(config, options)?;
         Ok(Arc::new(ConfiguredProvider::new(inner, config)))
     }
 }

@@ -105,7 +105,9 @@ use crate::model::{
     AccountId, AccountStatus, AddOn, CredentialCheck, IspAccount, MissingPermission, PlanChange,
     PlanId, ProviderKind, ProvisionRequest, ServicePlan, UnverifiedPermission,
 };
-use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
+use crate::provider::{
+    Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
+};
 use crate::providers::common::CreateOnce;
 
 pub use spec::{KIND, NAME, SPEC};
@@ -132,8 +134,8 @@ pub const BUILDER_PROGRAM_LEGACY_ROLES: [&str; 2] =
 
 /// Registers Alarm.com in `registry`.
 pub(crate) fn register(registry: &mut ProviderRegistry) {
-    registry.register_spec(SPEC, |config: &IspConfig| {
-        let provider = AlarmCom::from_config(config)?;
+    registry.register_spec(SPEC, |config: &IspConfig, options: &ProviderOptions| {
+        let provider = AlarmCom::builder(config).options(options).build()?;
         Ok(Arc::new(provider) as Arc<dyn InteractiveServicesProvider>)
     });
 }
@@ -154,6 +156,7 @@ pub struct AlarmCom {
 pub struct AlarmComBuilder {
     config: IspConfig,
     options: TransportOptions,
+    client: Option<reqwest::Client>,
     version: SoapVersion,
     creates: CreateOnce,
 }
@@ -162,6 +165,23 @@ impl AlarmComBuilder {
     /// Transport settings (timeouts, retries, body cap).
     pub fn transport_options(mut self, options: TransportOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Everything the host set in `options` (see [`ProviderOptions`]).
+    pub fn options(mut self, options: &ProviderOptions) -> Self {
+        if let Some(t) = &options.transport {
+            self.options = t.clone();
+        }
+        if let Some(v) = options.soap_version {
+            self.version = v;
+        }
+        if let Some(c) = &options.http_client {
+            self.client = Some(c.clone());
+        }
+        if let Some(c) = &options.create_once {
+            self.creates = c.clone();
+        }
         self
     }
 
@@ -198,8 +218,11 @@ impl AlarmComBuilder {
             base = base.join(".").map_err(|e| invalid(e.to_string()))?;
         }
         let secrets = [Some(login.password.clone()), login.two_factor.clone()];
-        let transport =
-            Transport::new(PROVIDER, self.options)?.with_secrets(secrets.into_iter().flatten());
+        let transport = match self.client {
+            Some(client) => Transport::with_client(PROVIDER, self.options, client),
+            None => Transport::new(PROVIDER, self.options)?,
+        }
+        .with_secrets(secrets.into_iter().flatten());
         Ok(AlarmCom {
             soap: SoapClient::new(transport, self.version, wire::NAMESPACE, wire::ACTION_BASE),
             base: super::common::as_folder(base),
@@ -217,6 +240,7 @@ impl AlarmCom {
         AlarmComBuilder {
             config: config.clone(),
             options: TransportOptions::default(),
+            client: None,
             version: SoapVersion::V11,
             creates: CreateOnce::default(),
         }
@@ -305,13 +329,16 @@ impl AlarmCom {
     /// The report when the service does not offer `GetLoginRoles`: the login works (a seen call
     /// accepted it), and every role the configuration needs is listed as unread.
     fn roles_unread(&self) -> CredentialCheck {
-        let why = "Alarm.com did not offer the call the crate reads roles with (GetLoginRoles, modelled)";
+        let why =
+            "Alarm.com did not offer the call the crate reads roles with (GetLoginRoles, modelled)";
         let sub_dealer = self.login.dealer_id.is_some();
         let (integration, integration_steps) = self.integration_guidance(sub_dealer);
         let mut unverified = vec![UnverifiedPermission {
             permission: integration,
             needed_for: "provisioning".into(),
-            how_to_check: format!("{why}. Check it in the Alarm.com Partner Portal: {integration_steps}"),
+            how_to_check: format!(
+                "{why}. Check it in the Alarm.com Partner Portal: {integration_steps}"
+            ),
         }];
         if self.builder_program {
             unverified.push(UnverifiedPermission {

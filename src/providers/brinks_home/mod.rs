@@ -14,13 +14,15 @@ pub use spec::{KIND, NAME, SPEC};
 
 use crate::config::IspConfig;
 use crate::error::Error;
-use crate::provider::{InteractiveServicesProvider, ProviderRegistry};
+use crate::provider::{InteractiveServicesProvider, ProviderOptions, ProviderRegistry};
 
 /// Registers Brinks Home's spec; building a provider answers [`Error::Unsupported`].
 pub(crate) fn register(registry: &mut ProviderRegistry) {
     registry.register_spec(
         SPEC,
-        |_: &IspConfig| -> crate::Result<Arc<dyn InteractiveServicesProvider>> {
+        |_: &IspConfig,
+         _: &ProviderOptions|
+         -> crate::Result<Arc<dyn InteractiveServicesProvider>> {
             Err(Error::unsupported(
                 NAME,
                 "build (the Brinks Home provider is not implemented yet)",

@@ -119,7 +119,9 @@ use crate::model::{
     AccountId, AccountStatus, AddOn, Contact, CredentialCheck, DealerCustomerId, FeatureId,
     IspAccount, PlanChange, PlanId, ProviderKind, ProvisionRequest, ServicePlan,
 };
-use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
+use crate::provider::{
+    Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
+};
 use crate::providers::common::CreateOnce;
 
 pub use spec::{KIND, NAME, SPEC};
@@ -133,8 +135,8 @@ const PROVIDER: &str = NAME;
 
 /// Registers Total Connect in `registry`.
 pub(crate) fn register(registry: &mut ProviderRegistry) {
-    registry.register_spec(SPEC, |config: &IspConfig| {
-        let provider = TotalConnect::from_config(config)?;
+    registry.register_spec(SPEC, |config: &IspConfig, options: &ProviderOptions| {
+        let provider = TotalConnect::builder(config).options(options).build()?;
         Ok(Arc::new(provider) as Arc<dyn InteractiveServicesProvider>)
     });
 }
@@ -173,6 +175,7 @@ pub struct TotalConnect {
 pub struct TotalConnectBuilder {
     config: IspConfig,
     options: TransportOptions,
+    client: Option<reqwest::Client>,
     creates: CreateOnce,
 }
 
@@ -187,6 +190,21 @@ impl TotalConnectBuilder {
     /// in-process by default, and the commit horizon).
     pub fn create_once(mut self, settings: CreateOnce) -> Self {
         self.creates = settings;
+        self
+    }
+
+    /// Everything the host set in `options` that applies (Total Connect's login service is SOAP
+    /// 1.1 only: a SOAP version is ignored).
+    pub fn options(mut self, options: &ProviderOptions) -> Self {
+        if let Some(t) = &options.transport {
+            self.options = t.clone();
+        }
+        if let Some(c) = &options.http_client {
+            self.client = Some(c.clone());
+        }
+        if let Some(c) = &options.create_once {
+            self.creates = c.clone();
+        }
         self
     }
 
@@ -205,8 +223,11 @@ impl TotalConnectBuilder {
                 },
             })?,
         };
-        let transport =
-            Transport::new(PROVIDER, self.options)?.with_secrets([login.password.clone()]);
+        let transport = match self.client {
+            Some(client) => Transport::with_client(PROVIDER, self.options, client),
+            None => Transport::new(PROVIDER, self.options)?,
+        }
+        .with_secrets([login.password.clone()]);
         Ok(TotalConnect {
             soap: SoapClient::new(
                 transport.clone(),
@@ -318,6 +339,7 @@ impl TotalConnect {
         TotalConnectBuilder {
             config: config.clone(),
             options: TransportOptions::default(),
+            client: None,
             creates: CreateOnce::default(),
         }
     }
