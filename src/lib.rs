@@ -74,6 +74,7 @@ pub mod http;
 pub mod model;
 pub mod provider;
 pub mod providers;
+mod suggest;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -1,5 +1,5 @@
-//! `IspCatalog`: names are unique without regard to case or surrounding spaces, and a refused
-//! change leaves the catalog as it was.
+//! `IspCatalog`: names are unique without regard to case, surrounding spaces, Unicode normal
+//! form or invisible characters, and a refused change leaves the catalog as it was.
 
 use interactive_services::{Error, IspCatalog, IspConfig, Status};
 
@@ -182,4 +182,85 @@ fn replace_of_an_unknown_name_is_not_found_and_changes_nothing() {
         other => panic!("expected NotFound, got {other:?}"),
     }
     assert_eq!(snapshot(&catalog), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unicode: normal forms and invisible characters
+
+#[test]
+fn nfc_and_nfd_spellings_of_a_name_are_the_same_entry() {
+    let nfc = "Caf\u{e9}";
+    let nfd = "Cafe\u{301}";
+    let mut catalog = IspCatalog::new();
+    catalog.add(config(nfc)).unwrap();
+    let err = catalog.add(config(nfd)).unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(catalog.len(), 1);
+    assert!(catalog.get(nfd).is_some());
+    assert!(catalog.get("CAFE\u{301}").is_some());
+
+    // The other way round too, and the name is stored in NFC.
+    let mut catalog = IspCatalog::new();
+    catalog.add(config(nfd)).unwrap();
+    assert_eq!(catalog.iter().next().unwrap().name(), nfc);
+    assert!(matches!(
+        catalog.add(config(nfc)),
+        Err(Error::Conflict { .. })
+    ));
+}
+
+#[test]
+fn a_zero_width_character_does_not_make_a_new_name() {
+    let mut catalog = two_entries();
+    let before = snapshot(&catalog);
+    for sneaky in [
+        "Alarm\u{200B}.com",
+        "Alarm.com\u{200D}",
+        "\u{FEFF}Alarm.com",
+        "Al\u{AD}arm.com",
+        "Alarm\u{2060}.com",
+        "Alarm\u{200C}.COM",
+        "\u{200B} Alarm.com \u{200B}",
+    ] {
+        let err = catalog.add(config(sneaky)).unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{sneaky:?}: {err:?}");
+        assert_eq!(snapshot(&catalog), before, "{sneaky:?}");
+        assert_eq!(
+            catalog.get(sneaky).map(IspConfig::name),
+            Some("Alarm.com"),
+            "{sneaky:?}"
+        );
+    }
+    // Renaming onto it with a zero-width space is refused as well.
+    let err = catalog
+        .replace("Alarm.com (sub-dealer)", config("alarm\u{200B}.com"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(snapshot(&catalog), before);
+}
+
+#[test]
+fn a_stored_name_has_no_invisible_characters() {
+    let config = config("\u{200B}Alarm\u{FEFF}.com\u{200D} ");
+    assert_eq!(config.name(), "Alarm.com");
+}
+
+#[test]
+fn a_conflict_does_not_quote_a_name_holding_the_password() {
+    // A password pasted into the name: the conflict says a name exists, not which.
+    let secret = "qzx-vkjwy-Zq9";
+    let with_secret = |name: &str| {
+        IspConfig::builder()
+            .name(name)
+            .provider("alarm_com")
+            .credential("login", "u")
+            .credential("password", secret)
+            .build()
+            .unwrap()
+    };
+    let mut catalog = IspCatalog::new();
+    catalog.add(with_secret(secret)).unwrap();
+    let err = catalog.add(with_secret(secret)).unwrap_err();
+    let shown = format!("{err} {err:?} {catalog:?}").to_lowercase();
+    assert!(!shown.contains(&secret.to_lowercase()), "{shown}");
 }

@@ -137,6 +137,36 @@ fn name_may_not_contain_control_characters() {
     only_problem(alarm_com().name("Alarm.com\u{7f}main"), "name");
 }
 
+#[test]
+fn a_name_of_only_invisible_characters_is_blank() {
+    for invisible in [
+        "\u{200B}\u{FEFF}",
+        "\u{200B}",
+        " \u{200C}\u{200D} \u{2060}\u{AD} ",
+        "\u{202E}\u{2066}",
+        "\u{1}\u{7f}",
+    ] {
+        let problems = problems(alarm_com().name(invisible));
+        assert_eq!(fields(&problems), vec!["name"], "{invisible:?}: {problems}");
+        assert!(
+            problems.problems()[0].message.contains("blank"),
+            "{invisible:?}: {problems}"
+        );
+    }
+}
+
+#[test]
+fn names_are_stored_in_nfc_without_invisible_characters() {
+    let config = alarm_com()
+        .name("\u{FEFF} Cafe\u{301}\u{200B} (main)\u{AD} ")
+        .build()
+        .unwrap();
+    assert_eq!(config.name(), "Caf\u{e9} (main)");
+    // Removing them happens before the length check: 100 visible characters pass.
+    let name = format!("{}\u{200B}", "a".repeat(100));
+    assert_eq!(alarm_com().name(name).build().unwrap().name().len(), 100);
+}
+
 // ---------------------------------------------------------------------------------------------
 // provider
 
@@ -809,6 +839,73 @@ fn from_env_vars_with_nothing_set_asks_for_name_and_provider() {
         panic!("expected InvalidConfig");
     };
     assert_eq!(fields(&problems), vec!["name", "provider"]);
+}
+
+#[test]
+fn a_misspelled_env_key_is_reported_with_the_key_it_meant() {
+    let secret = "qzx-vkjwy-Zq1-SECRET";
+    let err = IspConfig::from_env_vars(env(&[
+        ("ISP_NAME", "A"),
+        ("ISP_PROVIDER", "alarm_com"),
+        ("ISP_CREDENTIAL_LOGIN", "u"),
+        ("ISP_PASWORD", secret),
+    ]))
+    .unwrap_err();
+    let shown = format!("{err} / {err:?}");
+    assert!(!shown.contains(secret), "{shown}");
+    let Error::InvalidConfig { problems, .. } = err else {
+        panic!("expected InvalidConfig");
+    };
+    let unknown: Vec<_> = problems.for_field("ISP_PASWORD").collect();
+    assert_eq!(unknown.len(), 1, "{problems}");
+    assert!(
+        unknown[0]
+            .message
+            .contains("did you mean ISP_CREDENTIAL_PASSWORD"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn every_unknown_env_key_is_reported_at_once() {
+    let err = IspConfig::from_env_vars(env(&[
+        ("ISP_NAME", "A"),
+        ("ISP_PROVIDER", "alarm_com"),
+        ("ISP_CREDENTIAL_LOGIN", "u"),
+        ("ISP_CREDENTIAL_PASSWORD", "p"),
+        ("ISP_ENDPIONT", "https://alarm.example.com/ws"),
+        ("ISP_DEFAULT_PLANS", "9"),
+        ("ISP_LOGIN", "u"),
+        ("ISP_CALLBACK_SECRETS", "0123456789abcdef"),
+        ("ISP_WHATEVER", "x"),
+        ("OTHER_PASWORD", "not ours"),
+    ]))
+    .unwrap_err();
+    let Error::InvalidConfig { provider, problems } = err else {
+        panic!("expected InvalidConfig");
+    };
+    assert_eq!(provider, "alarm_com");
+    let mut got = fields(&problems);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        vec![
+            "ISP_CALLBACK_SECRETS",
+            "ISP_DEFAULT_PLANS",
+            "ISP_ENDPIONT",
+            "ISP_LOGIN",
+            "ISP_WHATEVER"
+        ]
+    );
+    let message = |key: &str| problems.for_field(key).next().unwrap().message.clone();
+    assert!(message("ISP_ENDPIONT").contains("did you mean ISP_ENDPOINT?"));
+    assert!(message("ISP_DEFAULT_PLANS").contains("did you mean ISP_DEFAULT_PLAN?"));
+    assert!(message("ISP_LOGIN").contains("did you mean ISP_CREDENTIAL_LOGIN?"));
+    assert!(message("ISP_CALLBACK_SECRETS").contains("did you mean ISP_CALLBACK_SECRET?"));
+    // Nothing close: the documented keys are listed instead.
+    let whatever = message("ISP_WHATEVER");
+    assert!(!whatever.contains("did you mean"), "{whatever}");
+    assert!(whatever.contains("ISP_CREDENTIAL_<FIELD>"), "{whatever}");
 }
 
 #[test]

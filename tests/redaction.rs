@@ -433,6 +433,62 @@ fn a_password_embedded_in_the_endpoint_is_not_shown() {
 }
 
 #[test]
+fn an_endpoint_password_holding_url_delimiters_and_quotes_is_not_shown() {
+    // `/`, `#` and `?` used to end the "authority" before the `@` was looked for.
+    for password in [
+        "s3cr3t/PASS#w?rd-xyz",
+        "s3cr3t@PASS@xyz",
+        "s3cr3t\"PASS`x'yz<&\\",
+        "s3cr3t-pä/ss#wö?r-xyz",
+    ] {
+        let tail = &password[password.find(|c: char| !c.is_ascii_alphanumeric()).unwrap() + 1..];
+        let builder =
+            alarm_com_builder().endpoint(format!("https://user:{password}@alarm.example.com/ws/"));
+        assert_hidden("builder Debug", &format!("{builder:?}"), &[password, tail]);
+        assert_hidden(
+            "builder alt Debug",
+            &format!("{builder:#?}"),
+            &[password, tail],
+        );
+        let err = builder.build().unwrap_err();
+        assert_hidden("endpoint problem", &format!("{err}"), &[password, tail]);
+        assert_hidden(
+            "endpoint problem Debug",
+            &format!("{err:?}"),
+            &[password, tail],
+        );
+    }
+}
+
+#[test]
+fn a_secret_pasted_into_a_plain_field_is_not_shown() {
+    let cases = [
+        alarm_com_builder().default_plan(PASSWORD),
+        alarm_com_builder().credential("login", PASSWORD),
+        alarm_com_builder().credential("dealer_id", PASSWORD),
+        alarm_com_builder().name(PASSWORD),
+        alarm_com_builder().endpoint(format!("https://alarm.example.com/ws/{PASSWORD}")),
+        total_connect_builder().default_plan(PASSWORD),
+        total_connect_builder().default_plan(SIGNING),
+    ];
+    for builder in cases {
+        assert_hidden("builder Debug", &format!("{builder:?}"), ALL);
+        match builder.build() {
+            Ok(config) => {
+                assert_hidden("config Debug", &format!("{config:?}"), ALL);
+                assert_hidden("config Display", &format!("{config}"), ALL);
+                let json = serde_json::to_string(&config).unwrap();
+                assert_hidden("config JSON", &json, ALL);
+            }
+            Err(err) => {
+                assert_hidden("error Display", &format!("{err}"), ALL);
+                assert_hidden("error Debug", &format!("{err:?}"), ALL);
+            }
+        }
+    }
+}
+
+#[test]
 fn http_request_debug_hides_credentials() {
     use interactive_services::http::Request;
     let header = Node::new("Authentication")

@@ -5,16 +5,18 @@ use crate::error::{Error, Result};
 
 /// The dealer's ISP configurations, unique by name.
 ///
-/// Names compare after trimming and without regard to case: "Alarm.com" and " alarm.COM " are
-/// the same entry. A change that would break uniqueness is refused and leaves the catalog as it
-/// was.
+/// Names compare after trimming, without regard to case, to Unicode normal form (NFC and NFD
+/// spellings are one name) and to invisible characters (zero-width spaces and joiners, the byte
+/// order mark, the soft hyphen, control characters): "Alarm.com", " alarm.COM " and
+/// "Alarm\u{200B}.com" are the same entry. A change that would break uniqueness is refused and
+/// leaves the catalog as it was.
 #[derive(Debug, Clone, Default)]
 pub struct IspCatalog {
     entries: Vec<IspConfig>,
 }
 
 fn key(name: &str) -> String {
-    name.trim().to_lowercase()
+    crate::config::name_key(name)
 }
 
 impl IspCatalog {
@@ -33,8 +35,8 @@ impl IspCatalog {
             config.provider().to_string(),
             operation,
             format!(
-                "an ISP configuration named `{}` already exists (names are compared without case); choose another name",
-                config.name()
+                "an ISP configuration named `{}` already exists (names are compared without case and invisible characters); choose another name",
+                config.shown(config.name())
             ),
         )
     }
@@ -56,7 +58,12 @@ impl IspCatalog {
             return Err(Error::not_found(
                 config.provider().to_string(),
                 "catalog.replace",
-                format!("ISP configuration `{}`", name.trim()),
+                format!(
+                    "ISP configuration `{}`",
+                    config
+                        .shown(&crate::config::clean_name(name))
+                        .escape_debug()
+                ),
             ));
         };
         if let Some(other) = self.position(config.name()) {

@@ -5,12 +5,13 @@ mod catalog;
 mod load;
 mod verify;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 use url::Url;
 
 use crate::error::{Error, Result, ValidationErrors};
@@ -153,19 +154,28 @@ pub struct IspConfig {
     status: Status,
     builder_program: bool,
     endpoint: Option<Url>,
+    /// Whether the endpoint, as typed, held a secret value: the parsed URL may no longer show
+    /// it literally (`\` read as `/`, percent-encoding), so this is decided when it is built.
+    endpoint_holds_secret: bool,
     callback: Option<CallbackConfig>,
 }
 
 impl fmt::Debug for IspConfig {
+    /// Secret values are never shown; neither is a plain field (name, plan, endpoint) that holds
+    /// one of them, e.g. a password pasted into the wrong field.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets = self.secret_values();
         f.debug_struct("IspConfig")
-            .field("name", &self.name)
+            .field("name", &secrets.mask(&self.name))
             .field("provider", &self.provider)
             .field("credentials", &self.credentials)
-            .field("default_plan", &self.default_plan)
+            .field(
+                "default_plan",
+                &self.default_plan.as_ref().map(|p| secrets.mask(p.as_str())),
+            )
             .field("status", &self.status)
             .field("builder_program", &self.builder_program)
-            .field("endpoint", &self.endpoint.as_ref().map(Url::as_str))
+            .field("endpoint", &self.shown_endpoint(&secrets))
             .field("callback", &self.callback)
             .finish()
     }
@@ -176,7 +186,7 @@ impl fmt::Display for IspConfig {
         write!(
             f,
             "{} ({}, {})",
-            self.name,
+            self.shown(&self.name),
             self.provider.display_name(),
             match self.status {
                 Status::Active => "active",
@@ -270,22 +280,41 @@ impl IspConfig {
             .map(|f| f.key)
             .collect();
         let known = !self.provider.credential_fields().is_empty();
+        // The plain form is for display: a plain value holding a secret (pasted into the wrong
+        // field) is masked or left out too.
+        let secrets = if with_secrets {
+            SecretValues::default()
+        } else {
+            self.secret_values()
+        };
         let credentials = self
             .credentials
             .values
             .iter()
             // Without the schema (contributed providers) every value is treated as secret.
-            .filter(|(k, _)| with_secrets || (known && !secret_keys.contains(&k.as_str())))
+            .filter(|(k, v)| {
+                with_secrets
+                    || (known
+                        && !secret_keys.contains(&k.as_str())
+                        && !secrets.holds(v.expose_secret()))
+            })
             .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
             .collect();
         ConfigRepr {
-            name: Some(self.name.clone()),
+            name: Some(secrets.mask(&self.name).to_owned()),
             provider: Some(self.provider.to_string()),
             credentials,
-            default_plan: self.default_plan.as_ref().map(|p| p.to_string()),
+            default_plan: self
+                .default_plan
+                .as_ref()
+                .map(|p| secrets.mask(p.as_str()).to_owned()),
             status: Some(self.status),
             builder_program: self.builder_program,
-            endpoint: self.endpoint.as_ref().map(|u| u.to_string()),
+            endpoint: if with_secrets {
+                self.endpoint.as_ref().map(|u| u.to_string())
+            } else {
+                self.shown_endpoint(&secrets)
+            },
             callback: self
                 .callback
                 .as_ref()
@@ -306,6 +335,32 @@ impl IspConfig {
     pub fn validate(&self) -> std::result::Result<(), ValidationErrors> {
         self.to_builder().problems().into_result()
     }
+
+    /// The endpoint as it may be shown: `[REDACTED]` when it holds a secret value.
+    fn shown_endpoint(&self, secrets: &SecretValues) -> Option<String> {
+        self.endpoint.as_ref().map(|u| {
+            if self.endpoint_holds_secret {
+                REDACTED.to_owned()
+            } else {
+                secrets.mask_url(u.as_str())
+            }
+        })
+    }
+
+    /// This configuration's secret values, to keep them out of what is shown.
+    pub(crate) fn secret_values(&self) -> SecretValues {
+        SecretValues::collect(
+            Some(self.provider.as_str()),
+            &self.credentials,
+            self.callback.as_ref(),
+        )
+    }
+
+    /// `value` as it may be shown next to this configuration: `[REDACTED]` when it holds one
+    /// of the configuration's secret values.
+    pub(crate) fn shown<'a>(&self, value: &'a str) -> &'a str {
+        self.secret_values().mask(value)
+    }
 }
 
 impl Serialize for IspConfig {
@@ -320,9 +375,9 @@ impl<'de> Deserialize<'de> for IspConfig {
     /// Reads and validates a configuration; every problem is in the error message.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         // serde's own messages quote the offending value, which may be a secret typed into the
-        // wrong field: they are passed on with quoted values cut out.
+        // wrong field: they are rebuilt from their fixed parts, without the value.
         let repr = ConfigRepr::deserialize(d)
-            .map_err(|e| serde::de::Error::custom(load::redact_values(&e.to_string())))?;
+            .map_err(|e| serde::de::Error::custom(load::describe_parse_error(&e.to_string())))?;
         IspConfigBuilder::from(repr)
             .build()
             .map_err(serde::de::Error::custom)
@@ -396,15 +451,22 @@ pub struct IspConfigBuilder {
 }
 
 impl fmt::Debug for IspConfigBuilder {
+    /// Like [`IspConfig`]'s: no secret value, no plain field holding one, and no user-info of
+    /// the endpoint.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets = self.secret_values();
+        let mask = |v: &Option<String>| v.as_deref().map(|v| secrets.mask(v).to_owned());
         f.debug_struct("IspConfigBuilder")
-            .field("name", &self.name)
-            .field("provider", &self.provider)
+            .field("name", &mask(&self.name))
+            .field("provider", &mask(&self.provider))
             .field("credentials", &self.credentials)
-            .field("default_plan", &self.default_plan)
+            .field("default_plan", &mask(&self.default_plan))
             .field("status", &self.status)
             .field("builder_program", &self.builder_program)
-            .field("endpoint", &self.endpoint.as_deref().map(without_userinfo))
+            .field(
+                "endpoint",
+                &self.endpoint.as_deref().map(|e| secrets.mask_url(e)),
+            )
             .field("callback", &self.callback)
             .finish()
     }
@@ -456,15 +518,26 @@ impl IspConfigBuilder {
         self.check().1
     }
 
+    fn secret_values(&self) -> SecretValues {
+        SecretValues::collect(
+            self.provider.as_deref(),
+            &self.credentials,
+            self.callback.as_ref(),
+        )
+    }
+
+    // No message below quotes a value the user typed: any of them may be a secret typed into
+    // the wrong field. Messages describe the problem; the field path says where it is.
     fn check(&self) -> (Option<ProviderKind>, ValidationErrors, Option<Url>) {
         let mut problems = ValidationErrors::new();
+        let secrets = self.secret_values();
 
         // name
-        let name = self.name.as_deref().map(str::trim).unwrap_or("");
-        if name.is_empty() {
+        let name = clean_name(self.name.as_deref().unwrap_or(""));
+        if name.chars().all(|c| c.is_whitespace() || c.is_control()) {
             problems.push(
                 "name",
-                "give the configuration a name, e.g. \"Alarm.com (main)\"",
+                "the name is blank; give the configuration a name, e.g. \"Alarm.com (main)\"",
             );
         } else {
             let chars = name.chars().count();
@@ -500,19 +573,56 @@ impl IspConfigBuilder {
                 );
                 None
             }
-            Some(p) => p.parse::<ProviderKind>().ok(),
+            Some(p) => {
+                let kind = ProviderKind::new(p);
+                // A built-in provider is known by its own constant name; any other name is shown
+                // as typed (in errors, in `Debug`), so it must not be a secret pasted there.
+                if kind.built_in().is_none() && secrets.holds(p) {
+                    problems.push(
+                        "provider",
+                        "the provider name holds the value of a secret credential; choose the provider by its registered name",
+                    );
+                    None
+                } else {
+                    Some(kind)
+                }
+            }
         };
 
         if let Some(kind) = &provider {
             let spec = kind.built_in();
             // credentials
             match spec {
-                Some(spec) => spec.validate_credentials(&self.credentials, &mut problems),
+                Some(spec) => {
+                    // `spec.validate_credentials`, with the vendor rule's messages checked: a
+                    // rule is free code and may quote the value it refused.
+                    check_credentials(&self.credentials, spec.credential_fields, &mut problems);
+                    let mut by_rule = ValidationErrors::new();
+                    (spec.check_credentials)(&self.credentials, &mut by_rule);
+                    for p in by_rule {
+                        let quotes_a_value = self
+                            .credentials
+                            .values
+                            .values()
+                            .any(|v| mentions(&p.message, v.expose_secret()));
+                        if quotes_a_value {
+                            problems.push(
+                                p.field,
+                                format!(
+                                    "{} does not accept this value; check it",
+                                    spec.display_name
+                                ),
+                            );
+                        } else {
+                            problems.push(p.field, p.message);
+                        }
+                    }
+                }
                 None => {
                     for key in self.credentials.keys() {
                         if self.credentials.non_blank(key).is_none() {
                             problems.push(
-                                format!("credentials.{key}"),
+                                credential_path(key),
                                 "this credential is blank; fill it in or remove it",
                             );
                         }
@@ -544,6 +654,15 @@ impl IspConfigBuilder {
                         s.check_plan_id
                     });
                     if let Err(why) = rule(plan) {
+                        // A plan rule may quote the id it refused (`check_plan_code` does).
+                        let why = if mentions(&why, plan) {
+                            format!(
+                                "this is not a service plan id of {}; copy the id from the provider's plan list",
+                                kind.display_name()
+                            )
+                        } else {
+                            why
+                        };
                         problems.push("default_plan", why);
                     }
                 }
@@ -578,11 +697,25 @@ impl IspConfigBuilder {
         // endpoint
         let endpoint = match self.endpoint.as_deref().map(str::trim) {
             None | Some("") => None,
+            // Any `@` is refused, wherever the URL parser would put it: a password holding `/`,
+            // `?` or `#` makes the parser read part of it as host, port or path, so "no
+            // user-info after parsing" is not enough. It is the one problem reported for the
+            // endpoint then: the rest would be noise from the same mistake.
+            Some(raw) if raw.contains('@') => {
+                problems.push(
+                    "endpoint",
+                    "the endpoint must not carry a user or password (no `@`); put credentials in the credential fields",
+                );
+                None
+            }
             Some(raw) => match Url::parse(raw) {
                 Err(e) => {
+                    // `url`'s messages describe the error without quoting the input.
                     problems.push(
                         "endpoint",
-                        format!("`{}` is not a URL ({e})", without_userinfo(raw)),
+                        format!(
+                            "the endpoint is not a URL ({e}); give a full https URL, e.g. https://alarm.example.com/WebServices/"
+                        ),
                     );
                     None
                 }
@@ -605,10 +738,10 @@ impl IspConfigBuilder {
                             );
                             ok = false;
                         }
-                        other => {
+                        _ => {
                             problems.push(
                                 "endpoint",
-                                format!("`{other}` is not a web scheme; use an https URL"),
+                                "the endpoint's scheme is not a web scheme; use an https URL",
                             );
                             ok = false;
                         }
@@ -632,14 +765,19 @@ impl IspConfigBuilder {
                 problems,
             });
         };
+        let endpoint_holds_secret = self
+            .endpoint
+            .as_deref()
+            .is_some_and(|raw| self.secret_values().holds_url(raw));
         Ok(IspConfig {
-            name: self.name.as_deref().map(str::trim).unwrap_or("").to_owned(),
+            name: clean_name(self.name.as_deref().unwrap_or("")),
             provider,
             credentials: self.credentials,
             default_plan: self.default_plan.map(|p| PlanId::new(p.trim())),
             status: self.status.unwrap_or_default(),
             builder_program: self.builder_program,
             endpoint,
+            endpoint_holds_secret,
             callback: self.callback,
         })
     }
@@ -668,10 +806,11 @@ pub(crate) fn check_credentials(
     for key in credentials.keys() {
         if !fields.iter().any(|f| f.key == key) {
             let known: Vec<&str> = fields.iter().map(|f| f.key).collect();
+            // The key is in the field path; the message does not repeat it.
             problems.push(
-                format!("credentials.{key}"),
+                credential_path(key),
                 format!(
-                    "`{key}` is not a credential of this provider; the fields are: {}",
+                    "this is not a credential of this provider; the fields are: {}",
                     known.join(", ")
                 ),
             );
@@ -679,19 +818,237 @@ pub(crate) fn check_credentials(
     }
 }
 
-/// A URL as text with any `user:password@` cut out, for messages and `Debug`.
+/// The field path of a credential key, `credentials.<key>`. A key is a name, not a value, but
+/// one that could not be a field name (control or invisible characters, very long) is shown
+/// escaped and cut.
+fn credential_path(key: &str) -> String {
+    const MAX_KEY_CHARS: usize = 64;
+    let plain = key.chars().count() <= MAX_KEY_CHARS
+        && !key.chars().any(|c| c.is_control() || is_invisible(c));
+    if plain {
+        format!("credentials.{key}")
+    } else {
+        let shown: String = key
+            .chars()
+            .take(MAX_KEY_CHARS)
+            .flat_map(char::escape_debug)
+            .collect();
+        let cut = if key.chars().count() > MAX_KEY_CHARS {
+            "…"
+        } else {
+            ""
+        };
+        format!("credentials.{shown}{cut}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// names
+
+/// Whether `c` shows nothing: zero-width spaces and joiners, the word joiner and invisible
+/// operators, the byte order mark, the soft hyphen, bidirectional marks, embeddings, overrides
+/// and isolates, variation selectors, tag characters, the Hangul fillers and the other
+/// default-ignorable format (`Cf`) characters. Names lose them before they are trimmed and
+/// compared, so that "Alarm\u{200B}.com" is "Alarm.com".
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'                      // soft hyphen
+            | '\u{034F}'                // combining grapheme joiner
+            | '\u{061C}'                // Arabic letter mark
+            | '\u{115F}'..='\u{1160}'   // Hangul choseong / jungseong fillers
+            | '\u{17B4}'..='\u{17B5}'   // Khmer inherent vowels
+            | '\u{180B}'..='\u{180F}'   // Mongolian variation selectors, vowel separator
+            | '\u{200B}'..='\u{200F}'   // zero-width space, non-joiner, joiner, LRM, RLM
+            | '\u{202A}'..='\u{202E}'   // bidirectional embeddings and overrides
+            | '\u{2060}'..='\u{206F}'   // word joiner, invisible operators, isolates, ...
+            | '\u{3164}'                // Hangul filler
+            | '\u{FE00}'..='\u{FE0F}'   // variation selectors
+            | '\u{FEFF}'                // byte order mark / zero-width no-break space
+            | '\u{FFA0}'                // halfwidth Hangul filler
+            | '\u{FFF0}'..='\u{FFFB}'   // interlinear annotation characters (and reserved)
+            | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+            | '\u{1D173}'..='\u{1D17A}' // musical symbol format controls
+            | '\u{E0000}'..='\u{E0FFF}' // tag characters, variation selectors supplement
+    )
+}
+
+/// A name as it is stored: invisible characters removed, Unicode NFC, trimmed. Control
+/// characters inside stay (validation refuses them).
+pub(crate) fn clean_name(raw: &str) -> String {
+    let visible: String = raw.chars().filter(|c| !is_invisible(*c)).collect();
+    visible.nfc().collect::<String>().trim().to_owned()
+}
+
+/// A name as it is compared: [`clean_name`] without control characters, in lower case. "Café"
+/// in NFC and NFD, "Alarm.com" with and without a zero-width space, and " alarm.COM " all have
+/// the same key.
+pub(crate) fn name_key(name: &str) -> String {
+    let visible: String = name
+        .chars()
+        .filter(|c| !is_invisible(*c) && !c.is_control())
+        .collect();
+    let lower: String = visible.nfc().flat_map(char::to_lowercase).collect();
+    // Lower-casing can undo NFC (`İ` becomes `i` + a combining dot): normalise again.
+    lower.nfc().collect::<String>().trim().to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// keeping secrets out of what is shown
+
+/// Shorter secret values are matched only whole: a 1-3 character secret contained in a longer
+/// plain value proves nothing and would mask most of what is shown.
+const MIN_CONTAINED_SECRET_CHARS: usize = 4;
+
+/// A value folded for comparison: invisible characters removed, NFC, lower case, trimmed.
+fn fold(value: &str) -> String {
+    let visible: String = value.chars().filter(|c| !is_invisible(*c)).collect();
+    visible
+        .nfc()
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The secret values of one configuration, folded: the credential values of secret fields (of
+/// every field when the provider's fields are not known, and of keys that are not fields), and
+/// the callback secrets. Used to keep a plain value that holds one of them (a password pasted
+/// into the name, the plan or the endpoint) out of `Debug`, `Display` and messages.
+#[derive(Default)]
+pub(crate) struct SecretValues(Vec<String>);
+
+impl SecretValues {
+    fn collect(
+        provider: Option<&str>,
+        credentials: &Credentials,
+        callback: Option<&CallbackConfig>,
+    ) -> Self {
+        let fields = provider
+            .map(|p| ProviderKind::new(p).credential_fields())
+            .unwrap_or(&[]);
+        let mut values: Vec<String> = credentials
+            .values
+            .iter()
+            .filter(|(key, _)| !fields.iter().any(|f| f.key == key.as_str() && !f.secret))
+            .map(|(_, v)| fold(v.expose_secret()))
+            .collect();
+        if let Some(cb) = callback {
+            values.push(fold(cb.signing_secret.expose_secret()));
+            if let Some(previous) = &cb.previous_secret {
+                values.push(fold(previous.expose_secret()));
+            }
+        }
+        values.retain(|v| !v.is_empty());
+        Self(values)
+    }
+
+    /// Whether `value` is one of the secret values or contains one (in any letter case,
+    /// normal form or with invisible characters added).
+    pub(crate) fn holds(&self, value: &str) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let value = fold(value);
+        !value.is_empty()
+            && self.0.iter().any(|secret| {
+                *secret == value
+                    || (secret.chars().count() >= MIN_CONTAINED_SECRET_CHARS
+                        && value.contains(secret.as_str()))
+            })
+    }
+
+    /// `value`, or `[REDACTED]` when it holds a secret value.
+    pub(crate) fn mask<'a>(&self, value: &'a str) -> &'a str {
+        if self.holds(value) { REDACTED } else { value }
+    }
+
+    /// Whether a URL holds a secret value, as typed or percent-encoded.
+    fn holds_url(&self, url: &str) -> bool {
+        self.holds(url) || self.holds(&percent_decoded(url))
+    }
+
+    /// A URL for `Debug`: `[REDACTED]` when it holds a secret value (as typed or
+    /// percent-encoded), else without its user-info.
+    fn mask_url(&self, url: &str) -> String {
+        if self.holds_url(url) {
+            REDACTED.to_owned()
+        } else {
+            without_userinfo(url)
+        }
+    }
+}
+
+const REDACTED: &str = "[REDACTED]";
+
+/// Whether `message` quotes `value` or a part of it: the whole value, standing alone, when it is
+/// shorter than four characters, else any four consecutive characters of it (compared folded).
+/// Linear in both lengths, whatever their size.
+fn mentions(message: &str, value: &str) -> bool {
+    let value: Vec<char> = fold(value).chars().collect();
+    let message: Vec<char> = fold(message).chars().collect();
+    const W: usize = MIN_CONTAINED_SECRET_CHARS;
+    if value.is_empty() {
+        return false;
+    }
+    if value.len() < W {
+        // A short value counts only standing alone: `u` is not quoted by "number".
+        let alone = |at: usize| {
+            let before = at.checked_sub(1).and_then(|i| message.get(i));
+            let after = message.get(at + value.len());
+            !before.is_some_and(|c| c.is_alphanumeric())
+                && !after.is_some_and(|c| c.is_alphanumeric())
+        };
+        return message
+            .windows(value.len())
+            .enumerate()
+            .any(|(at, w)| w == value.as_slice() && alone(at));
+    }
+    let windows: HashSet<&[char]> = message.windows(W).collect();
+    value.windows(W).any(|w| windows.contains(w))
+}
+
+/// `%XX` sequences decoded (invalid UTF-8 replaced), to compare a parsed URL with a value.
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            if let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                // Two hex digits make one byte: hi * 16 + lo <= 255.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL as text with any `user:password@` cut out, for `Debug`.
+///
+/// The user-info ends at the *last* `@`: a password may hold `/`, `?`, `#` or `@` itself, so
+/// the authority cannot be cut at the first `/`, `?` or `#` before looking for it. Everything
+/// between `://` (or the start, when there is none) and the last `@` is dropped; when the last
+/// `@` really was in the path, more is dropped than needed, never less.
 fn without_userinfo(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
+    let Some(at) = raw.rfind('@') else {
         return raw.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rfind('@') {
-        Some(at) => format!(
-            "{scheme}://…@{}{tail}",
-            authority.get(at + 1..).unwrap_or("")
-        ),
-        None => raw.to_owned(),
+    let after = raw.get(at + 1..).unwrap_or("");
+    let scheme = raw.split_once("://").map(|(s, _)| s).filter(|s| {
+        !s.is_empty()
+            && s.len() < at
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme {
+        Some(scheme) => format!("{scheme}://…@{after}"),
+        None => format!("…@{after}"),
     }
 }
 
@@ -701,5 +1058,43 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_cut_at_the_last_at_sign() {
+        for (raw, shown) in [
+            (
+                "https://user:pa/ss#w?rd@host/WebServices/",
+                "https://…@host/WebServices/",
+            ),
+            ("https://u:p@ss@host/x", "https://…@host/x"),
+            ("https://u:p@host/a@b", "https://…@b"),
+            ("u:pa/ss@host", "…@host"),
+            ("https:\\\\u:pw@host", "…@host"),
+            ("https://host/ws", "https://host/ws"),
+        ] {
+            assert_eq!(without_userinfo(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn mentions_finds_any_four_characters() {
+        assert!(mentions("`hunter2` is not a plan code", "HUNTER2"));
+        assert!(mentions("`hunt` is not", "xxhuntxx"));
+        assert!(!mentions("plan codes are up to 32 letters", "xyz9"));
+        assert!(mentions("abc", "abc"));
+        assert!(mentions("`42` is not", "42"));
+        assert!(!mentions("a positive whole number", "u"));
+        assert!(!mentions("anything", ""));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decoded("a%2Fb%C3%A4%"), "a/bä%");
     }
 }

@@ -92,6 +92,9 @@ impl VerificationReport {
 
 /// Checks `config` against its provider: credentials and permissions, then the default service
 /// plan. Never fails and never panics: every outcome is in the report.
+///
+/// The report shows no secret value of `config`, nor a plain value holding one (a password
+/// pasted into the name, the login or the default plan is shown as `[REDACTED]`).
 pub async fn verify(
     config: &IspConfig,
     provider: &dyn InteractiveServicesProvider,
@@ -101,7 +104,7 @@ pub async fn verify(
         Ok(check) => {
             missing_permissions = check.missing;
             CredentialOutcome::Accepted {
-                login: check.login,
+                login: config.shown(&check.login).to_owned(),
                 granted: check.granted,
             }
         }
@@ -135,7 +138,7 @@ pub async fn verify(
             Ok(plans) => match plans.iter().find(|p| &p.id == wanted) {
                 Some(plan) => PlanCheck::Found { plan: plan.clone() },
                 None => PlanCheck::NotFound {
-                    plan: wanted.clone(),
+                    plan: PlanId::new(config.shown(wanted.as_str())),
                     available: plans.into_iter().map(|p| p.id).collect(),
                 },
             },
@@ -146,7 +149,7 @@ pub async fn verify(
     };
 
     VerificationReport {
-        config: config.name().to_owned(),
+        config: config.shown(config.name()).to_owned(),
         provider: config.provider().to_string(),
         credentials,
         missing_permissions,
