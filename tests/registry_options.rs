@@ -30,7 +30,11 @@ async fn build_with_applies_a_one_attempt_policy_and_soap_12() {
     let before = sim.call_count("GetCustomerInfo");
     let e = provider.account(&account.id).await.expect_err("503");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
-    assert_eq!(sim.call_count("GetCustomerInfo") - before, 1, "one attempt only");
+    assert_eq!(
+        sim.call_count("GetCustomerInfo") - before,
+        1,
+        "one attempt only"
+    );
     let calls = sim.calls();
     assert!(!calls.is_empty());
     assert!(

@@ -36,6 +36,23 @@ pub struct CredentialField {
     pub help: &'static str,
 }
 
+/// One field a provider's provision requests take beyond the common ones, in
+/// [`ProvisionRequest::vendor_fields`](crate::ProvisionRequest::vendor_fields): enough for a
+/// host to draw the form and for the crate to check a request before any call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProvisionField {
+    /// The key in `vendor_fields` (`city_number`).
+    pub key: &'static str,
+    /// A label for a form.
+    pub label: &'static str,
+    /// Whether the value must be given (see `help` for fields another value can stand in for).
+    pub required: bool,
+    /// The form a value takes, for people (`digits`, `residential or commercial`).
+    pub format: &'static str,
+    /// Help a dealer reads next to the field.
+    pub help: &'static str,
+}
+
 /// The canonical form of a provider name: trimmed, lower case, `-` as `_`.
 pub(crate) fn canonical_name(name: &str) -> String {
     name.trim()

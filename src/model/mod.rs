@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-pub use kind::{CredentialField, ProviderKind};
+pub use kind::{CredentialField, ProviderKind, ProvisionField};
 
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident) => {
@@ -121,6 +121,7 @@ pub enum AccountStatus {
 
 /// A postal address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Address {
     /// First line.
     pub street1: String,
@@ -138,6 +139,7 @@ pub struct Address {
 
 /// The customer's name and contact details.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Contact {
     /// First name.
     pub first_name: String,
@@ -260,8 +262,10 @@ pub struct ProvisionRequest {
     /// duplicates.
     pub dealer_customer_id: DealerCustomerId,
     /// The customer.
+    #[serde(default)]
     pub contact: Contact,
     /// The customer's (billing) address.
+    #[serde(default)]
     pub address: Address,
     /// Where the system is installed, when different.
     pub installation_address: Option<Address>,
@@ -276,8 +280,10 @@ pub struct ProvisionRequest {
     /// The plan; `None` takes the configuration's default service plan.
     pub plan: Option<PlanId>,
     /// Add-on features.
+    #[serde(default)]
     pub add_ons: Vec<AddOn>,
     /// E-mail addresses to notify, besides the customer's.
+    #[serde(default)]
     pub notification_emails: Vec<String>,
     /// The kind of property.
     pub property_type: Option<PropertyType>,
@@ -287,6 +293,7 @@ pub struct ProvisionRequest {
     pub builder_program: Option<BuilderProgramId>,
     /// Fields only one vendor takes (Total Connect's `city_number`, `cs_number`, ...). Each
     /// provider's docs list the keys it reads; a provider ignores keys it does not know.
+    #[serde(default)]
     pub vendor_fields: BTreeMap<String, String>,
 }
 
@@ -526,6 +533,7 @@ impl ProvisionRequestBuilder {
 /// current add-ons and send the result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(default)]
 pub struct PlanChange {
     /// A new plan, or `None` to keep the current one.
     pub plan: Option<PlanId>,

@@ -10,7 +10,7 @@ use crate::config::{Credentials, IspConfig};
 use crate::error::{Error, Result, ValidationErrors};
 use crate::http::soap::SoapVersion;
 use crate::http::{Transport, TransportOptions};
-use crate::model::{CredentialField, ProviderKind};
+use crate::model::{CredentialField, ProviderKind, ProvisionField};
 
 /// What a provider is before one is built: enough to validate a configuration and draw its
 /// admin form. Each built-in vendor keeps its spec in its own folder (`spec.rs`); a contributed
@@ -41,6 +41,8 @@ pub struct ProviderSpec {
     pub aliases: &'static [&'static str],
     /// The credential fields its configurations take.
     pub credential_fields: &'static [CredentialField],
+    /// The fields its provision requests take in `vendor_fields`; empty when it takes none.
+    pub provision_fields: &'static [ProvisionField],
     /// Whether it has a Builder Program (the configuration's opt-in is allowed).
     pub builder_program: bool,
     /// Whether it pushes real-time callbacks (a callback configuration is allowed).
@@ -60,6 +62,7 @@ impl fmt::Debug for ProviderSpec {
             .field("display_name", &self.display_name)
             .field("aliases", &self.aliases)
             .field("credential_fields", &self.credential_fields)
+            .field("provision_fields", &self.provision_fields)
             .field("builder_program", &self.builder_program)
             .field("callbacks", &self.callbacks)
             .finish_non_exhaustive()
@@ -108,6 +111,7 @@ impl ProviderSpec {
             display_name,
             aliases: &[],
             credential_fields,
+            provision_fields: &[],
             builder_program: false,
             callbacks: false,
             check_plan_id: any_plan_id,
@@ -119,6 +123,59 @@ impl ProviderSpec {
     pub const fn aliases(mut self, aliases: &'static [&'static str]) -> Self {
         self.aliases = aliases;
         self
+    }
+
+    /// The fields its provision requests take in `vendor_fields`.
+    pub const fn provision_fields(mut self, fields: &'static [ProvisionField]) -> Self {
+        self.provision_fields = fields;
+        self
+    }
+
+    /// Checks a request's `vendor_fields` against [`provision_fields`](Self::provision_fields):
+    /// every required one present and not blank, no unknown key (with the closest field
+    /// suggested). Problems are added with their field path (`vendor_fields.<key>`); values are
+    /// not quoted back.
+    pub fn validate_provision_fields(
+        &self,
+        vendor_fields: &std::collections::BTreeMap<String, String>,
+        problems: &mut ValidationErrors,
+    ) {
+        for field in self.provision_fields {
+            let given = vendor_fields.get(field.key).map(|v| v.trim());
+            if field.required && given.is_none_or(str::is_empty) {
+                problems.push(
+                    format!("vendor_fields.{}", field.key),
+                    format!(
+                        "{} is required ({}). {}",
+                        field.label, field.format, field.help
+                    ),
+                );
+            }
+        }
+        for key in vendor_fields.keys() {
+            if self.provision_fields.iter().any(|f| f.key == key) {
+                continue;
+            }
+            let known = self.provision_fields.iter().map(|f| f.key);
+            let hint = match crate::suggest::closest(key, known) {
+                Some(k) => format!("; did you mean `{k}`?"),
+                None if self.provision_fields.is_empty() => {
+                    format!("; {} takes no vendor fields", self.display_name)
+                }
+                None => format!(
+                    "; the fields are: {}",
+                    self.provision_fields
+                        .iter()
+                        .map(|f| f.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            problems.push(
+                format!("vendor_fields.{}", key.escape_debug()),
+                format!("not a field of {}{hint}", self.display_name),
+            );
+        }
     }
 
     /// The provider has a Builder Program.

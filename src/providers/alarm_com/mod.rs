@@ -806,6 +806,15 @@ impl AlarmCom {
 
     async fn provision_inner(&self, request: &ProvisionRequest) -> Result<IspAccount> {
         super::common::valid_request(PROVIDER, request)?;
+        let mut problems = crate::ValidationErrors::new();
+        SPEC.validate_provision_fields(&request.vendor_fields, &mut problems);
+        if !problems.is_empty() {
+            return Err(Error::invalid_request(
+                PROVIDER,
+                "provision",
+                problems.to_string(),
+            ));
+        }
         let plan = request.plan.clone().ok_or_else(|| {
             Error::invalid_request(
                 PROVIDER,

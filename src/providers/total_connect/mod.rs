@@ -691,22 +691,18 @@ fn account_record(
 ) -> std::result::Result<wire::AccountRecord, ValidationErrors> {
     let mut problems = ValidationErrors::new();
     let fields = &request.vendor_fields;
-    let mut required = |key: &str, label: &str| -> String {
-        match fields.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            Some(v) => v.to_owned(),
-            None => {
-                problems.push(
-                    format!("vendor_fields.{key}"),
-                    format!("Total Connect needs the {label}"),
-                );
-                String::new()
-            }
-        }
+    // Presence of the required fields and unknown keys: the published schema.
+    SPEC.validate_provision_fields(fields, &mut problems);
+    let required = |key: &str| -> String {
+        fields
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
     };
-    let city_number = required("city_number", "City number");
-    let cs_number = required("cs_number", "central station (CS) number");
-    let subscriber_number = required("subscriber_number", "subscriber number");
-    let crc = required("crc", "communicator's CRC");
+    let city_number = required("city_number");
+    let cs_number = required("cs_number");
+    let subscriber_number = required("subscriber_number");
+    let crc = required("crc");
     let mac = match fields
         .get("mac")
         .map(|v| v.trim().to_owned())

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::IspConfig;
 use crate::error::{Error, Result, ValidationErrors};
-use crate::model::{CredentialField, ProviderKind};
+use crate::model::{CredentialField, ProviderKind, ProvisionField};
 use crate::provider::{ProviderSpec, check_plan_code};
 
 /// The canonical name.
@@ -52,11 +52,78 @@ const FIELDS: &[CredentialField] = &[
     },
 ];
 
+const PROVISION_FIELDS: &[ProvisionField] = &[
+    ProvisionField {
+        key: "city_number",
+        label: "City number",
+        required: true,
+        format: "digits",
+        help: "The AlarmNet City number of the account.",
+    },
+    ProvisionField {
+        key: "cs_number",
+        label: "Central station (CS) number",
+        required: true,
+        format: "digits",
+        help: "The central station number of the account.",
+    },
+    ProvisionField {
+        key: "subscriber_number",
+        label: "Subscriber number",
+        required: true,
+        format: "digits",
+        help: "The subscriber number of the account.",
+    },
+    ProvisionField {
+        key: "mac",
+        label: "Communicator MAC",
+        required: false,
+        format: "the MAC printed on the communicator",
+        help: "Required unless the request's modem serial carries it.",
+    },
+    ProvisionField {
+        key: "crc",
+        label: "Communicator CRC",
+        required: true,
+        format: "the CRC printed on the communicator",
+        help: "Checks the MAC.",
+    },
+    ProvisionField {
+        key: "account_type",
+        label: "Account type",
+        required: false,
+        format: "residential or commercial",
+        help: "Residential when left out.",
+    },
+    ProvisionField {
+        key: "location_name",
+        label: "Location name",
+        required: false,
+        format: "text",
+        help: "The location's name in Total Connect (Home when left out).",
+    },
+    ProvisionField {
+        key: "phone2",
+        label: "Second phone",
+        required: false,
+        format: "phone number",
+        help: "The contact's phone is the first; three at most.",
+    },
+    ProvisionField {
+        key: "phone3",
+        label: "Third phone",
+        required: false,
+        format: "phone number",
+        help: "The contact's phone is the first; three at most.",
+    },
+];
+
 /// Total Connect's spec.
 pub const SPEC: ProviderSpec = ProviderSpec::new(NAME, "Honeywell Total Connect", FIELDS)
     .aliases(&["totalconnect", "honeywell", "resideo", "alarmnet"])
     .callbacks()
-    .plan_id_rule(check_plan_code);
+    .plan_id_rule(check_plan_code)
+    .provision_fields(PROVISION_FIELDS);
 
 /// The credential values a provider works with, read once.
 #[derive(Debug)]
