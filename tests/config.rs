@@ -215,8 +215,11 @@ fn credential_fields_of_each_built_in_provider() {
     );
     for spec in specs {
         let kind = ProviderKind::new(spec.name);
-        assert_eq!(kind.built_in().map(|s| s.name), Some(spec.name));
-        let fields = kind.credential_fields();
+        assert_eq!(
+            interactive_services::providers::built_in_spec(&kind).map(|s| s.name),
+            Some(spec.name)
+        );
+        let fields = fields_of(&kind);
         assert!(!fields.is_empty(), "{kind} has no credential fields");
         let mut keys: Vec<&str> = fields.iter().map(|f| f.key).collect();
         keys.sort_unstable();
@@ -235,7 +238,7 @@ fn credential_fields_of_each_built_in_provider() {
 
 #[test]
 fn alarm_com_credential_fields() {
-    let fields = ProviderKind::new("alarm_com").credential_fields();
+    let fields = fields_of(&ProviderKind::new("alarm_com"));
     let summary: Vec<(&str, bool, bool)> = fields
         .iter()
         .map(|f| (f.key, f.secret, f.required))
@@ -257,7 +260,7 @@ fn alarm_com_credential_fields() {
 #[test]
 fn total_connect_and_brinks_credential_fields() {
     let required = |kind: ProviderKind| -> Vec<&'static str> {
-        kind.credential_fields()
+        fields_of(&kind)
             .iter()
             .filter(|f| f.required)
             .map(|f| f.key)
@@ -277,7 +280,7 @@ fn total_connect_and_brinks_credential_fields() {
         required(ProviderKind::new("brinks_home")),
         vec!["app_id", "user_name", "password", "entity"]
     );
-    let app_id = ProviderKind::new("brinks_home").credential_fields()[0];
+    let app_id = fields_of(&ProviderKind::new("brinks_home"))[0];
     assert!(app_id.secret, "the Brinks appID is a secret");
 }
 
@@ -285,7 +288,7 @@ fn total_connect_and_brinks_credential_fields() {
 fn contributed_providers_declare_no_fields_in_the_kind() {
     let kind: ProviderKind = "acme_connect".parse().unwrap();
     assert_eq!(kind, ProviderKind::new("acme_connect"));
-    assert!(kind.credential_fields().is_empty());
+    assert!(fields_of(&kind).is_empty());
 }
 
 #[test]
@@ -911,4 +914,9 @@ fn every_unknown_env_key_is_reported_at_once() {
 #[test]
 fn env_prefix_is_documented_value() {
     assert_eq!(interactive_services::config::ENV_PREFIX, "ISP_");
+}
+
+/// The credential fields of a built-in provider.
+fn fields_of(kind: &ProviderKind) -> &'static [interactive_services::model::CredentialField] {
+    interactive_services::providers::built_in_spec(kind).map_or(&[], |s| s.credential_fields)
 }

@@ -307,7 +307,10 @@ fn env_key_candidates(b: &IspConfigBuilder) -> Vec<(String, String)> {
     let own = b
         .provider
         .as_deref()
-        .map(|p| crate::model::ProviderKind::new(p).credential_fields())
+        .map(|p| {
+            crate::providers::built_in_spec(&crate::providers::kind_for(p))
+                .map_or(&[][..], |s| s.credential_fields)
+        })
         .filter(|f| !f.is_empty());
     let mut fields: Vec<&str> = match own {
         Some(fields) => fields.iter().map(|f| f.key).collect(),

@@ -187,7 +187,7 @@ impl fmt::Display for IspConfig {
             f,
             "{} ({}, {})",
             self.shown(&self.name),
-            self.provider.display_name(),
+            crate::providers::display_name(&self.provider),
             match self.status {
                 Status::Active => "active",
                 Status::Inactive => "inactive",
@@ -272,14 +272,10 @@ impl IspConfig {
     }
 
     fn repr(&self, with_secrets: bool) -> ConfigRepr {
-        let secret_keys: Vec<&str> = self
-            .provider
-            .credential_fields()
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.key)
-            .collect();
-        let known = !self.provider.credential_fields().is_empty();
+        let fields = crate::providers::built_in_spec(&self.provider)
+            .map_or(&[][..], |s| s.credential_fields);
+        let secret_keys: Vec<&str> = fields.iter().filter(|f| f.secret).map(|f| f.key).collect();
+        let known = !fields.is_empty();
         // The plain form is for display: a plain value holding a secret (pasted into the wrong
         // field) is masked or left out too.
         let secrets = if with_secrets {
@@ -574,10 +570,10 @@ impl IspConfigBuilder {
                 None
             }
             Some(p) => {
-                let kind = ProviderKind::new(p);
+                let kind = crate::providers::kind_for(p);
                 // A built-in provider is known by its own constant name; any other name is shown
                 // as typed (in errors, in `Debug`), so it must not be a secret pasted there.
-                if kind.built_in().is_none() && secrets.holds(p) {
+                if crate::providers::built_in_spec(&kind).is_none() && secrets.holds(p) {
                     problems.push(
                         "provider",
                         "the provider name holds the value of a secret credential; choose the provider by its registered name",
@@ -590,7 +586,7 @@ impl IspConfigBuilder {
         };
 
         if let Some(kind) = &provider {
-            let spec = kind.built_in();
+            let spec = crate::providers::built_in_spec(&kind);
             // credentials
             match spec {
                 Some(spec) => {
@@ -636,7 +632,7 @@ impl IspConfigBuilder {
                     "builder_program",
                     format!(
                         "{} has no Builder Program; turn the opt-in off",
-                        kind.display_name()
+                        crate::providers::display_name(kind)
                     ),
                 );
             }
@@ -658,7 +654,7 @@ impl IspConfigBuilder {
                         let why = if mentions(&why, plan) {
                             format!(
                                 "this is not a service plan id of {}; copy the id from the provider's plan list",
-                                kind.display_name()
+                                crate::providers::display_name(kind)
                             )
                         } else {
                             why
@@ -675,7 +671,7 @@ impl IspConfigBuilder {
                         "callback",
                         format!(
                             "{} does not push real-time callbacks; remove the callback settings",
-                            kind.display_name()
+                            crate::providers::display_name(kind)
                         ),
                     );
                 }
@@ -925,7 +921,10 @@ impl SecretValues {
         callback: Option<&CallbackConfig>,
     ) -> Self {
         let fields = provider
-            .map(|p| ProviderKind::new(p).credential_fields())
+            .map(|p| {
+                crate::providers::built_in_spec(&crate::providers::kind_for(p))
+                    .map_or(&[][..], |s| s.credential_fields)
+            })
             .unwrap_or(&[]);
         let mut values: Vec<String> = credentials
             .values

@@ -1,8 +1,9 @@
 //! Which provider a configuration is for, and the credential fields a provider takes.
 //!
-//! This module names no vendor: what each vendor is (its display name, credential fields, plan
-//! id rule, optional features) is its [`ProviderSpec`](crate::provider::ProviderSpec), kept in
-//! the vendor's own folder and listed once in [`providers`](crate::providers).
+//! This module names no vendor and knows none: what each vendor is (its display name, credential
+//! fields, plan id rule, optional features) is its
+//! [`ProviderSpec`](crate::provider::ProviderSpec), kept in the vendor's own folder and listed
+//! once in [`providers`](crate::providers).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,14 +11,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::provider::ProviderSpec;
-
 /// The provider an [`IspConfig`](crate::IspConfig) is for, by its canonical name
 /// (`alarm_com`, `total_connect`, or the name a contributed provider was registered under).
 ///
 /// Names are compared in one canonical form for every provider, built-in or contributed: trimmed,
 /// lower case, `-` written as `_`. A built-in provider's common spellings (`Alarm.com`,
-/// `total-connect`, ...) are its aliases and parse to its canonical name.
+/// `total-connect`, ...) are its aliases: [`providers::kind_for`](crate::providers::kind_for)
+/// and configurations resolve them to its canonical name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProviderKind(Cow<'static, str>);
 
@@ -62,58 +62,22 @@ pub(crate) fn canonical_name(name: &str) -> String {
         .collect()
 }
 
-/// A name with separators removed, to match a built-in provider's aliases loosely.
-fn squashed(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 impl ProviderKind {
     /// A kind from a canonical name known at compile time (a vendor's own constant).
     pub const fn from_static(name: &'static str) -> Self {
         Self(Cow::Borrowed(name))
     }
 
-    /// The kind for `name`: a built-in provider's alias becomes its canonical name; any other
-    /// name is kept in canonical form.
+    /// The kind for `name`, in canonical form (trimmed, lower case, `-` as `_`). A built-in
+    /// provider's other spellings (`Alarm.com`) are resolved by
+    /// [`providers::kind_for`](crate::providers::kind_for), which configurations use.
     pub fn new(name: &str) -> Self {
-        let wanted = squashed(name);
-        for spec in crate::providers::built_in_specs() {
-            if squashed(spec.name) == wanted || spec.aliases.iter().any(|a| squashed(a) == wanted) {
-                return Self::from_static(spec.name);
-            }
-        }
         Self(Cow::Owned(canonical_name(name)))
     }
 
     /// The canonical name.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// The spec of the built-in provider of this name, when one is compiled in.
-    pub fn built_in(&self) -> Option<&'static ProviderSpec> {
-        crate::providers::built_in_specs()
-            .iter()
-            .copied()
-            .find(|s| s.name == self.as_str())
-    }
-
-    /// A name for people: the built-in provider's display name, else the name itself.
-    pub fn display_name(&self) -> &str {
-        match self.built_in() {
-            Some(spec) => spec.display_name,
-            None => self.as_str(),
-        }
-    }
-
-    /// The credential fields of a built-in provider. Empty for other names: a contributed
-    /// provider declares its fields when it is registered
-    /// ([`ProviderRegistry::credential_fields`](crate::ProviderRegistry::credential_fields)).
-    pub fn credential_fields(&self) -> &'static [CredentialField] {
-        self.built_in().map(|s| s.credential_fields).unwrap_or(&[])
     }
 }
 

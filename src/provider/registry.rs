@@ -331,13 +331,6 @@ impl ProviderRegistry {
         Self::default()
     }
 
-    /// A registry with every built-in provider compiled in (by cargo feature).
-    pub fn with_built_ins() -> Self {
-        let mut registry = Self::empty();
-        crate::providers::register_built_ins(&mut registry);
-        registry
-    }
-
     /// Registers (or replaces) a provider under `name` (in canonical form: lower case, `-` as
     /// `_`), with the credential fields its configurations take.
     ///
@@ -392,8 +385,8 @@ impl ProviderRegistry {
     }
 
     /// Builds the provider for `config`, wrapped in a [`ConfiguredProvider`] so that its status
-    /// and default plan apply. A contributed provider's credentials are checked against the
-    /// spec it registered.
+    /// and default plan apply. The credentials are checked against the registered spec (a
+    /// contributed provider's configuration was validated without it).
     pub fn build(&self, config: &IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> {
         self.build_with(config, &ProviderOptions::default())
     }
@@ -412,17 +405,15 @@ impl ProviderRegistry {
                 "build (no provider of this name is registered or compiled in)",
             ));
         };
-        if kind.built_in().is_none() {
-            let mut problems = ValidationErrors::new();
-            registration
-                .spec
-                .validate_credentials(config.credentials(), &mut problems);
-            if !problems.is_empty() {
-                return Err(Error::InvalidConfig {
-                    provider: kind.to_string(),
-                    problems,
-                });
-            }
+        let mut problems = ValidationErrors::new();
+        registration
+            .spec
+            .validate_credentials(config.credentials(), &mut problems);
+        if !problems.is_empty() {
+            return Err(Error::InvalidConfig {
+                provider: kind.to_string(),
+                problems,
+            });
         }
         let inner = (registration.constructor)(config, options)?;
         Ok(Arc::new(ConfiguredProvider::new(inner, config)))
