@@ -408,6 +408,67 @@ macro_rules! each_variant {
     };
 }
 
+/// `$body` with `$v` bound to the `vendor_operation` field of the variants that have one;
+/// `$otherwise` for the others.
+macro_rules! with_vendor_operation {
+    ($self:expr, $v:ident => $body:expr, otherwise => $otherwise:expr) => {
+        match $self {
+            Error::Unauthenticated {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::PermissionDenied {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::NotFound {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::Conflict {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::RateLimited {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::Rejected {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::Vendor {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::Unavailable {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::OutcomeUnknown {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::Transport {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::Timeout {
+                vendor_operation: $v,
+                ..
+            }
+            | Error::InvalidResponse {
+                vendor_operation: $v,
+                ..
+            } => $body,
+            Error::InvalidConfig { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Unsupported { .. }
+            | Error::Inactive { .. } => $otherwise,
+        }
+    };
+}
+
 impl Error {
     /// The provider the error came from.
     pub fn provider(&self) -> &str {
@@ -425,45 +486,7 @@ impl Error {
     /// The vendor's operation that was under way (`CreateCustomer`), when the error came from a
     /// vendor call.
     pub fn vendor_operation(&self) -> Option<&'static str> {
-        match self {
-            Error::Unauthenticated {
-                vendor_operation, ..
-            }
-            | Error::PermissionDenied {
-                vendor_operation, ..
-            }
-            | Error::NotFound {
-                vendor_operation, ..
-            }
-            | Error::Conflict {
-                vendor_operation, ..
-            }
-            | Error::RateLimited {
-                vendor_operation, ..
-            }
-            | Error::Rejected {
-                vendor_operation, ..
-            }
-            | Error::Vendor {
-                vendor_operation, ..
-            }
-            | Error::Unavailable {
-                vendor_operation, ..
-            }
-            | Error::OutcomeUnknown {
-                vendor_operation, ..
-            }
-            | Error::Transport {
-                vendor_operation, ..
-            }
-            | Error::Timeout {
-                vendor_operation, ..
-            }
-            | Error::InvalidResponse {
-                vendor_operation, ..
-            } => *vendor_operation,
-            _ => None,
-        }
+        with_vendor_operation!(self, v => *v, otherwise => None)
     }
 
     /// What kind of failure this is.
@@ -577,45 +600,7 @@ impl Error {
 
     /// The same error with the vendor's operation that was under way.
     pub fn in_vendor_call(mut self, vendor_op: &'static str) -> Self {
-        match &mut self {
-            Error::Unauthenticated {
-                vendor_operation, ..
-            }
-            | Error::PermissionDenied {
-                vendor_operation, ..
-            }
-            | Error::NotFound {
-                vendor_operation, ..
-            }
-            | Error::Conflict {
-                vendor_operation, ..
-            }
-            | Error::RateLimited {
-                vendor_operation, ..
-            }
-            | Error::Rejected {
-                vendor_operation, ..
-            }
-            | Error::Vendor {
-                vendor_operation, ..
-            }
-            | Error::Unavailable {
-                vendor_operation, ..
-            }
-            | Error::OutcomeUnknown {
-                vendor_operation, ..
-            }
-            | Error::Transport {
-                vendor_operation, ..
-            }
-            | Error::Timeout {
-                vendor_operation, ..
-            }
-            | Error::InvalidResponse {
-                vendor_operation, ..
-            } => *vendor_operation = Some(vendor_op),
-            _ => {}
-        }
+        with_vendor_operation!(&mut self, v => *v = Some(vendor_op), otherwise => ());
         self
     }
 }
