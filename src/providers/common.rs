@@ -189,3 +189,79 @@ where
         Err(e) => Err(e),
     }
 }
+
+/// Implements [`InteractiveServicesProvider`](crate::InteractiveServicesProvider) for a vendor
+/// provider whose operations are inherent `<operation>_inner` methods and whose
+/// `finish(error, operation)` names the crate's operation on an error (and scrubs secrets):
+/// every trait method is then that one line, the same for every vendor.
+macro_rules! vendor_provider {
+    ($ty:ty, kind: $kind:expr, capabilities: $caps:expr) => {
+        #[async_trait::async_trait]
+        impl crate::provider::InteractiveServicesProvider for $ty {
+            fn kind(&self) -> crate::model::ProviderKind {
+                $kind
+            }
+
+            fn capabilities(&self) -> crate::provider::Capabilities {
+                $caps
+            }
+
+            async fn validate_credentials(&self) -> crate::Result<crate::model::CredentialCheck> {
+                self.validate_credentials_inner()
+                    .await
+                    .map_err(|e| self.finish(e, "validate_credentials"))
+            }
+
+            async fn service_plans(&self) -> crate::Result<Vec<crate::model::ServicePlan>> {
+                self.service_plans_inner()
+                    .await
+                    .map_err(|e| self.finish(e, "service_plans"))
+            }
+
+            async fn provision(
+                &self,
+                request: &crate::model::ProvisionRequest,
+            ) -> crate::Result<crate::model::IspAccount> {
+                self.provision_inner(request)
+                    .await
+                    .map_err(|e| self.finish(e, "provision"))
+            }
+
+            async fn account(
+                &self,
+                id: &crate::model::AccountId,
+            ) -> crate::Result<crate::model::IspAccount> {
+                self.account_inner(id)
+                    .await
+                    .map_err(|e| self.finish(e, "account"))
+            }
+
+            async fn change_plan(
+                &self,
+                id: &crate::model::AccountId,
+                change: &crate::model::PlanChange,
+            ) -> crate::Result<crate::model::IspAccount> {
+                self.change_plan_inner(id, change)
+                    .await
+                    .map_err(|e| self.finish(e, "change_plan"))
+            }
+
+            async fn terminate(&self, id: &crate::model::AccountId) -> crate::Result<()> {
+                self.terminate_inner(id)
+                    .await
+                    .map_err(|e| self.finish(e, "terminate"))
+            }
+
+            async fn list_accounts(
+                &self,
+                include_terminated: bool,
+            ) -> crate::Result<Vec<crate::model::AccountId>> {
+                self.list_accounts_inner(include_terminated)
+                    .await
+                    .map_err(|e| self.finish(e, "list_accounts"))
+            }
+        }
+    };
+}
+
+pub(crate) use vendor_provider;

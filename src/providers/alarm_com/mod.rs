@@ -90,7 +90,6 @@ pub(crate) mod wire;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OnceCell;
 use url::Url;
@@ -103,7 +102,7 @@ use crate::http::soap::{
 use crate::http::{Transport, TransportOptions};
 use crate::model::{
     AccountId, AccountStatus, AddOn, CredentialCheck, IspAccount, MissingPermission, PlanChange,
-    PlanId, ProviderKind, ProvisionRequest, ServicePlan, UnverifiedPermission,
+    PlanId, ProvisionRequest, ServicePlan, UnverifiedPermission,
 };
 use crate::provider::{
     Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
@@ -581,63 +580,16 @@ impl AlarmCom {
     }
 }
 
-#[async_trait]
-impl InteractiveServicesProvider for AlarmCom {
-    fn kind(&self) -> ProviderKind {
-        KIND
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
+super::common::vendor_provider!(
+    AlarmCom,
+    kind: KIND,
+    capabilities: Capabilities {
             validate_only_changes: true,
             add_on_quantities: true,
             account_listing: true,
             ..Capabilities::NONE
         }
-    }
-
-    async fn validate_credentials(&self) -> Result<CredentialCheck> {
-        self.validate_credentials_inner()
-            .await
-            .map_err(|e| self.finish(e, "validate_credentials"))
-    }
-
-    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
-        self.service_plans_inner()
-            .await
-            .map_err(|e| self.finish(e, "service_plans"))
-    }
-
-    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
-        self.provision_inner(request)
-            .await
-            .map_err(|e| self.finish(e, "provision"))
-    }
-
-    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
-        self.account_inner(id)
-            .await
-            .map_err(|e| self.finish(e, "account"))
-    }
-
-    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
-        self.change_plan_inner(id, change)
-            .await
-            .map_err(|e| self.finish(e, "change_plan"))
-    }
-
-    async fn terminate(&self, id: &AccountId) -> Result<()> {
-        self.terminate_inner(id)
-            .await
-            .map_err(|e| self.finish(e, "terminate"))
-    }
-
-    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
-        self.list_accounts_inner(include_terminated)
-            .await
-            .map_err(|e| self.finish(e, "list_accounts"))
-    }
-}
+);
 
 /// The operations' bodies; the trait methods name the crate's operation on their errors.
 impl AlarmCom {

@@ -104,7 +104,6 @@ pub(crate) mod wire;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -117,7 +116,7 @@ use crate::http::soap::{Node, SoapCall, SoapClient, SoapVersion};
 use crate::http::{Request, Transport, TransportOptions, header_value};
 use crate::model::{
     AccountId, AccountStatus, AddOn, Contact, CredentialCheck, DealerCustomerId, FeatureId,
-    IspAccount, PlanChange, PlanId, ProviderKind, ProvisionRequest, ServicePlan,
+    IspAccount, PlanChange, PlanId, ProvisionRequest, ServicePlan,
 };
 use crate::provider::{
     Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
@@ -846,61 +845,14 @@ fn to_account(record: wire::AccountRecord) -> IspAccount {
     }
 }
 
-#[async_trait]
-impl InteractiveServicesProvider for TotalConnect {
-    fn kind(&self) -> ProviderKind {
-        KIND
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
+super::common::vendor_provider!(
+    TotalConnect,
+    kind: KIND,
+    capabilities: Capabilities {
             account_listing: true,
             ..Capabilities::NONE
         }
-    }
-
-    async fn validate_credentials(&self) -> Result<CredentialCheck> {
-        self.validate_credentials_inner()
-            .await
-            .map_err(|e| self.finish(e, "validate_credentials"))
-    }
-
-    async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
-        self.service_plans_inner()
-            .await
-            .map_err(|e| self.finish(e, "service_plans"))
-    }
-
-    async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
-        self.provision_inner(request)
-            .await
-            .map_err(|e| self.finish(e, "provision"))
-    }
-
-    async fn account(&self, id: &AccountId) -> Result<IspAccount> {
-        self.account_inner(id)
-            .await
-            .map_err(|e| self.finish(e, "account"))
-    }
-
-    async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
-        self.change_plan_inner(id, change)
-            .await
-            .map_err(|e| self.finish(e, "change_plan"))
-    }
-
-    async fn terminate(&self, id: &AccountId) -> Result<()> {
-        self.terminate_inner(id)
-            .await
-            .map_err(|e| self.finish(e, "terminate"))
-    }
-
-    async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
-        self.list_accounts_inner(include_terminated)
-            .await
-            .map_err(|e| self.finish(e, "list_accounts"))
-    }
-}
+);
 
 /// The operations' bodies; the trait methods name the crate's operation on their errors.
 impl TotalConnect {
