@@ -17,19 +17,18 @@
 //! simulator it starts on loopback.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
 use interactive_services::config::{CredentialOutcome, PlanCheck};
 use interactive_services::http::soap::SoapVersion;
-use interactive_services::providers::alarm_com::AlarmCom;
+use interactive_services::provider::ProviderOptions;
 use interactive_services::providers::alarm_com::simulator::AlarmComSimulator;
 use interactive_services::testkit::add_on_list;
 use interactive_services::{
-    Address, ConfiguredProvider, Error, InteractiveServicesProvider, IspAccount, IspConfig,
-    PlanChange, ProvisionRequest,
+    Address, Error, InteractiveServicesProvider, IspAccount, IspConfig, PlanChange,
+    ProviderRegistry, ProvisionRequest,
 };
 
 #[derive(Debug, Default)]
@@ -190,6 +189,13 @@ async fn walk(
             m.permission, m.needed_for
         );
         println!("                    {}", m.guidance);
+    }
+    for u in &report.unverified_permissions {
+        println!(
+            "    not checked     {} (for {})",
+            u.permission, u.needed_for
+        );
+        println!("                    {}", u.how_to_check);
     }
     match &report.default_plan {
         PlanCheck::Found { plan } => println!("    default plan    {} ({})", plan.id, plan.name),
@@ -359,9 +365,11 @@ async fn main() -> ExitCode {
         (sim.config(), Some(sim))
     };
 
-    // The configuration's rules (default plan, Active/Inactive) wrap the vendor provider.
-    let provider = match AlarmCom::builder(&config).soap_version(version).build() {
-        Ok(p) => ConfiguredProvider::new(Arc::new(p), &config),
+    // The registry builds the provider with the host's options and wraps it in the
+    // configuration's rules (default plan, Active/Inactive).
+    let options = ProviderOptions::new().soap_version(version);
+    let provider = match ProviderRegistry::with_built_ins().build_with(&config, &options) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::config::IspConfig;
 use crate::error::Error;
-use crate::model::{MissingPermission, PlanId, ServicePlan};
+use crate::model::{MissingPermission, PlanId, ServicePlan, UnverifiedPermission};
 use crate::provider::InteractiveServicesProvider;
 
 /// What the credential check found.
@@ -73,6 +73,9 @@ pub struct VerificationReport {
     pub credentials: CredentialOutcome,
     /// Roles and permissions the login lacks, each with how to grant it.
     pub missing_permissions: Vec<MissingPermission>,
+    /// Roles and permissions that could not be read through the vendor's API, each with how to
+    /// check it by hand. They do not make the report fail: the login itself was accepted.
+    pub unverified_permissions: Vec<UnverifiedPermission>,
     /// The default service plan check.
     pub default_plan: PlanCheck,
 }
@@ -100,9 +103,11 @@ pub async fn verify(
     provider: &dyn InteractiveServicesProvider,
 ) -> VerificationReport {
     let mut missing_permissions = Vec::new();
+    let mut unverified_permissions = Vec::new();
     let credentials = match provider.validate_credentials().await {
         Ok(check) => {
             missing_permissions = check.missing;
+            unverified_permissions = check.unverified;
             CredentialOutcome::Accepted {
                 login: config.shown(&check.login).to_owned(),
                 granted: check.granted,
@@ -153,6 +158,7 @@ pub async fn verify(
         provider: config.provider().to_string(),
         credentials,
         missing_permissions,
+        unverified_permissions,
         default_plan,
     }
 }
