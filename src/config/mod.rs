@@ -586,7 +586,7 @@ impl IspConfigBuilder {
         };
 
         if let Some(kind) = &provider {
-            let spec = crate::providers::built_in_spec(&kind);
+            let spec = crate::providers::built_in_spec(kind);
             // credentials
             match spec {
                 Some(spec) => {
