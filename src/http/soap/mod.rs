@@ -532,3 +532,6 @@ pub fn is_fault(body: &[u8]) -> bool {
 pub fn accept_fault(status: reqwest::StatusCode, body: &[u8]) -> bool {
     status == reqwest::StatusCode::INTERNAL_SERVER_ERROR && is_fault(body)
 }
+#[cfg(test)]
+#[path = "reader_proptest.rs"]
+mod proptests;

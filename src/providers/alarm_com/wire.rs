@@ -457,3 +457,6 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+#[path = "wire_proptest.rs"]
+mod proptests;

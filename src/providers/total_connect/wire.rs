@@ -247,3 +247,6 @@ pub(crate) struct StatusReply {
     #[serde(flatten)]
     pub status: ResultStatus,
 }
+#[cfg(test)]
+#[path = "wire_proptest.rs"]
+mod proptests;
