@@ -194,6 +194,7 @@ where
 /// provider whose operations are inherent `<operation>_inner` methods and whose
 /// `finish(error, operation)` names the crate's operation on an error (and scrubs secrets):
 /// every trait method is then that one line, the same for every vendor.
+#[allow(unused_macros)] // unused when no vendor feature is on
 macro_rules! vendor_provider {
     ($ty:ty, kind: $kind:expr, capabilities: $caps:expr) => {
         #[async_trait::async_trait]
@@ -264,4 +265,5 @@ macro_rules! vendor_provider {
     };
 }
 
+#[allow(unused_imports)] // unused when no vendor feature is on
 pub(crate) use vendor_provider;
