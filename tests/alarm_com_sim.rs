@@ -394,9 +394,19 @@ async fn sub_dealer_provisions_with_create_customer_for_dealer() {
 async fn login_without_billing_permission_is_told_how_to_grant_it() {
     let sim = AlarmComSimulator::start().await;
     sim.add_login("nobill", SimLogin::owner("pw-1234567").without_billing());
-    let p = provider(&sim.config_for("nobill", "pw-1234567"));
-    let check = p.validate_credentials().await.expect("valid login");
+    // Not opted into billing: nothing is reported missing for it.
+    let config = sim.config_for("nobill", "pw-1234567");
+    let check = provider(&config)
+        .validate_credentials()
+        .await
+        .expect("valid login");
     assert!(check.can("provisioning"));
+    assert!(!check.can("billing"));
+    assert!(check.missing.is_empty(), "{check:?}");
+    // Opted in: the missing permission is named, with the steps.
+    let config = config.to_builder().billing(true).build().expect("config");
+    let p = provider(&config);
+    let check = p.validate_credentials().await.expect("valid login");
     assert!(!check.can("billing"));
     let missing = check
         .missing

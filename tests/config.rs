@@ -920,3 +920,32 @@ fn env_prefix_is_documented_value() {
 fn fields_of(kind: &ProviderKind) -> &'static [interactive_services::model::CredentialField] {
     interactive_services::providers::built_in_spec(kind).map_or(&[], |s| s.credential_fields)
 }
+
+#[test]
+fn billing_is_an_opt_in_for_providers_that_have_it() {
+    let alarm = IspConfig::builder()
+        .name("A")
+        .provider("alarm_com")
+        .credential("login", "l")
+        .credential("password", "long-enough-pw")
+        .billing(true)
+        .build()
+        .expect("Alarm.com has billing sync");
+    assert!(alarm.billing());
+    let stored = alarm.to_json_with_secrets();
+    let back: IspConfig =
+        serde_json::from_str(secrecy::ExposeSecret::expose_secret(&stored)).expect("back");
+    assert!(back.billing());
+    let e = IspConfig::builder()
+        .name("T")
+        .provider("total_connect")
+        .credential("user_name", "u")
+        .credential("password", "long-enough-pw")
+        .credential("application_id", "a")
+        .credential("application_version", "1")
+        .credential("company_id", "2")
+        .billing(true)
+        .build()
+        .expect_err("Total Connect has no billing sync");
+    assert!(e.to_string().contains("billing"), "{e}");
+}

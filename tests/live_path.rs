@@ -12,8 +12,14 @@ use interactive_services::{ErrorKind, PlanChange, ProviderRegistry, ProvisionReq
 async fn the_walk_completes_on_seen_operations_and_names_each_role_it_could_not_read() {
     let sim = AlarmComSimulator::start().await;
     sim.serve_modelled_operations(false);
+    let config = sim
+        .config()
+        .to_builder()
+        .billing(true)
+        .build()
+        .expect("config");
     let provider = ProviderRegistry::with_built_ins()
-        .build(&sim.config())
+        .build(&config)
         .expect("provider");
 
     let check = provider

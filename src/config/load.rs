@@ -87,7 +87,7 @@ fn is_plain_name(name: &str) -> bool {
 impl IspConfig {
     /// Reads and validates a configuration from TOML. The keys are those of
     /// [`IspConfig::to_toml_with_secrets`]: `name`, `provider`, `[credentials]`, `default_plan`,
-    /// `status`, `builder_program`, `endpoint`, `[callback]`.
+    /// `status`, `builder_program`, `billing`, `endpoint`, `[callback]`.
     ///
     /// ```
     /// let config = interactive_services::IspConfig::from_toml(r#"
@@ -206,6 +206,11 @@ impl IspConfig {
                     "false" | "0" | "no" | "" => b = b.builder_program(false),
                     _ => extra.push("builder_program", "use true or false"),
                 },
+                "BILLING" => match v.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" => b = b.billing(true),
+                    "false" | "0" | "no" | "" => b = b.billing(false),
+                    _ => extra.push("billing", "use true or false"),
+                },
                 "CALLBACK_SECRET" => secret = Some(v),
                 "CALLBACK_PREVIOUS_SECRET" => previous = Some(v),
                 "CALLBACK_TOLERANCE_SECONDS" => match v.trim().parse::<u32>() {
@@ -281,6 +286,7 @@ const KEYS: &[&str] = &[
     "DEFAULT_PLAN",
     "STATUS",
     "BUILDER_PROGRAM",
+    "BILLING",
     "ENDPOINT",
     "CALLBACK_SECRET",
     "CALLBACK_PREVIOUS_SECRET",

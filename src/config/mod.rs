@@ -153,6 +153,7 @@ pub struct IspConfig {
     default_plan: Option<PlanId>,
     status: Status,
     builder_program: bool,
+    billing: bool,
     endpoint: Option<Url>,
     /// Whether the endpoint, as typed, held a secret value: the parsed URL may no longer show
     /// it literally (`\` read as `/`, percent-encoding), so this is decided when it is built.
@@ -175,6 +176,8 @@ impl fmt::Debug for IspConfig {
             )
             .field("status", &self.status)
             .field("builder_program", &self.builder_program)
+            .field("billing", &self.billing)
+            .field("billing", &self.billing)
             .field("endpoint", &self.shown_endpoint(&secrets))
             .field("callback", &self.callback)
             .finish()
@@ -226,6 +229,12 @@ impl IspConfig {
     pub fn builder_program(&self) -> bool {
         self.builder_program
     }
+
+    /// Whether the dealer opted into billing sync (payments and payment-method changes made in
+    /// the vendor's app); its permissions are checked and reported only then.
+    pub fn billing(&self) -> bool {
+        self.billing
+    }
     /// The endpoint override, if any.
     pub fn endpoint(&self) -> Option<&Url> {
         self.endpoint.as_ref()
@@ -244,6 +253,7 @@ impl IspConfig {
             default_plan: self.default_plan.as_ref().map(|p| p.to_string()),
             status: Some(self.status),
             builder_program: self.builder_program,
+            billing: self.billing,
             endpoint: self.endpoint.as_ref().map(|u| u.to_string()),
             callback: self.callback.clone(),
         }
@@ -306,6 +316,7 @@ impl IspConfig {
                 .map(|p| secrets.mask(p.as_str()).to_owned()),
             status: Some(self.status),
             builder_program: self.builder_program,
+            billing: self.billing,
             endpoint: if with_secrets {
                 self.endpoint.as_ref().map(|u| u.to_string())
             } else {
@@ -393,6 +404,8 @@ struct ConfigRepr {
     status: Option<Status>,
     #[serde(default)]
     builder_program: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    billing: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -422,6 +435,7 @@ impl From<ConfigRepr> for IspConfigBuilder {
             default_plan: r.default_plan,
             status: r.status,
             builder_program: r.builder_program,
+            billing: r.billing,
             endpoint: r.endpoint,
             callback: r.callback.map(|c| CallbackConfig {
                 signing_secret: SecretString::from(c.signing_secret),
@@ -442,6 +456,7 @@ pub struct IspConfigBuilder {
     default_plan: Option<String>,
     status: Option<Status>,
     builder_program: bool,
+    billing: bool,
     endpoint: Option<String>,
     callback: Option<CallbackConfig>,
 }
@@ -459,6 +474,7 @@ impl fmt::Debug for IspConfigBuilder {
             .field("default_plan", &mask(&self.default_plan))
             .field("status", &self.status)
             .field("builder_program", &self.builder_program)
+            .field("billing", &self.billing)
             .field(
                 "endpoint",
                 &self.endpoint.as_deref().map(|e| secrets.mask_url(e)),
@@ -497,6 +513,12 @@ impl IspConfigBuilder {
     /// Opts into the provider's Builder Program.
     pub fn builder_program(mut self, opt_in: bool) -> Self {
         self.builder_program = opt_in;
+        self
+    }
+
+    /// Opts into billing sync (only for providers that have it).
+    pub fn billing(mut self, opt_in: bool) -> Self {
+        self.billing = opt_in;
         self
     }
     /// Overrides the endpoint (vendor test host, simulator).
@@ -624,6 +646,17 @@ impl IspConfigBuilder {
                         }
                     }
                 }
+            }
+
+            // billing
+            if self.billing && spec.is_some_and(|s| !s.billing) {
+                problems.push(
+                    "billing",
+                    format!(
+                        "{} has no billing sync; turn the opt-in off",
+                        crate::providers::display_name(kind)
+                    ),
+                );
             }
 
             // builder program
@@ -772,6 +805,7 @@ impl IspConfigBuilder {
             default_plan: self.default_plan.map(|p| PlanId::new(p.trim())),
             status: self.status.unwrap_or_default(),
             builder_program: self.builder_program,
+            billing: self.billing,
             endpoint,
             endpoint_holds_secret,
             callback: self.callback,

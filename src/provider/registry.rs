@@ -45,6 +45,8 @@ pub struct ProviderSpec {
     pub provision_fields: &'static [ProvisionField],
     /// Whether it has a Builder Program (the configuration's opt-in is allowed).
     pub builder_program: bool,
+    /// Whether it has billing sync (the configuration's opt-in is allowed).
+    pub billing: bool,
     /// Whether it pushes real-time callbacks (a callback configuration is allowed).
     pub callbacks: bool,
     /// Checks the form of a service plan id (not whether it exists: that needs the network);
@@ -64,6 +66,7 @@ impl fmt::Debug for ProviderSpec {
             .field("credential_fields", &self.credential_fields)
             .field("provision_fields", &self.provision_fields)
             .field("builder_program", &self.builder_program)
+            .field("billing", &self.billing)
             .field("callbacks", &self.callbacks)
             .finish_non_exhaustive()
     }
@@ -113,6 +116,7 @@ impl ProviderSpec {
             credential_fields,
             provision_fields: &[],
             builder_program: false,
+            billing: false,
             callbacks: false,
             check_plan_id: any_plan_id,
             check_credentials: no_credential_rule,
@@ -181,6 +185,12 @@ impl ProviderSpec {
     /// The provider has a Builder Program.
     pub const fn builder_program(mut self) -> Self {
         self.builder_program = true;
+        self
+    }
+
+    /// The provider has billing sync.
+    pub const fn billing(mut self) -> Self {
+        self.billing = true;
         self
     }
 

@@ -19,8 +19,8 @@
 //!
 //! The integration login needs, for an account owner, the legacy role
 //! "SecurityTrax Integration User"; for a sub-dealer, a custom role the account owner made from
-//! the "SecurityTrax Integration" template. Billing sync needs the `setSecurityTraxSettings`
-//! permission; Builder Program calls need the custom role "Builder Program" or both legacy roles
+//! the "SecurityTrax Integration" template. Billing sync (opt-in: `IspConfig::billing`) needs
+//! the `setSecurityTraxSettings` permission, checked only when opted in; Builder Program calls need the custom role "Builder Program" or both legacy roles
 //! "Dealer Administrator" and "Manage Builder Program".
 //!
 //! ## Capabilities
@@ -146,6 +146,7 @@ pub struct AlarmCom {
     base: Url,
     login: spec::Login,
     builder_program: bool,
+    billing: bool,
     caller_version: OnceCell<String>,
     creates: CreateOnce,
 }
@@ -227,6 +228,7 @@ impl AlarmComBuilder {
             base: super::common::as_folder(base),
             login,
             builder_program: config.builder_program(),
+            billing: config.billing(),
             caller_version: OnceCell::new(),
             creates: self.creates,
         })
@@ -351,13 +353,15 @@ impl AlarmCom {
                 ),
             });
         }
-        unverified.push(UnverifiedPermission {
+        if self.billing {
+            unverified.push(UnverifiedPermission {
             permission: BILLING_PERMISSION.into(),
             needed_for: "billing".into(),
             how_to_check: format!(
                 "{why}. Check the dealer account's permissions in the Alarm.com Partner Portal (dealer settings, permissions)."
             ),
         });
+        }
         CredentialCheck {
             login: self.login.login.clone(),
             granted: Vec::new(),
@@ -666,7 +670,7 @@ impl AlarmCom {
         let mut missing = Vec::new();
         if permissions.contains(BILLING_PERMISSION) {
             granted.push("billing".into());
-        } else {
+        } else if self.billing {
             let (permission, guidance) = self.permission_guidance(BILLING_PERMISSION);
             missing.push(MissingPermission {
                 permission,

@@ -49,6 +49,7 @@ const FIELDS: &[CredentialField] = &[
 pub const SPEC: ProviderSpec = ProviderSpec::new(NAME, "Alarm.com", FIELDS)
     .aliases(&["alarm.com", "alarmcom", "adc"])
     .builder_program()
+    .billing()
     .plan_id_rule(check_plan_id)
     .credential_rule(check_credentials);
 
