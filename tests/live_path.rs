@@ -76,3 +76,22 @@ async fn a_bad_password_is_still_unauthenticated_without_the_modelled_call() {
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
     assert_eq!(e.operation(), Some("validate_credentials"));
 }
+
+#[tokio::test]
+async fn an_endpoint_without_the_web_services_folder_fails_as_it_would_in_production() {
+    let sim = AlarmComSimulator::start().await;
+    let config = sim
+        .config()
+        .to_builder()
+        .endpoint(sim.endpoint().replace("/WebServices/", "/"))
+        .build()
+        .expect("config");
+    let provider = ProviderRegistry::with_built_ins()
+        .build(&config)
+        .expect("provider");
+    let e = provider
+        .service_plans()
+        .await
+        .expect_err("the service lives under WebServices/");
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+}

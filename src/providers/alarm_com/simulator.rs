@@ -464,9 +464,9 @@ fn service_of(op: &str) -> Option<wire::Service> {
 /// The HTTP and SOAP checks every call passes before it reaches an operation.
 fn route(state: &SimState, request: &wiremock::Request) -> Routed<AdcCall, SimCall> {
     let path = request.url.path().to_ascii_lowercase();
-    let service = if path.ends_with("/customermanagement.asmx") {
+    let service = if path.ends_with("/webservices/customermanagement.asmx") {
         wire::Service::CustomerManagement
-    } else if path.ends_with("/dealermanagement.asmx") {
+    } else if path.ends_with("/webservices/dealermanagement.asmx") {
         wire::Service::DealerManagement
     } else {
         return Routed::Answer(html_page(404, "The resource cannot be found."));
