@@ -72,6 +72,8 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod model;
+#[cfg(test)]
+mod mutation;
 pub mod provider;
 pub mod providers;
 mod suggest;

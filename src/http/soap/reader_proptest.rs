@@ -8,8 +8,10 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::{Index, select};
+use proptest::sample::select;
 use proptest::test_runner::RngAlgorithm;
+
+use crate::mutation::{mutate, mutation};
 use reqwest::StatusCode;
 
 use super::{
@@ -867,57 +869,6 @@ const INSERTS: &[&[u8]] = &[
     b"q:",
 ];
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Replace(Index, u8),
-    Truncate(Index),
-    Insert(Index, &'static [u8]),
-    Delete(Index, usize),
-    Duplicate(Index, usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Replace(i, b)),
-        any::<Index>().prop_map(Mutation::Truncate),
-        (any::<Index>(), select(INSERTS)).prop_map(|(i, s)| Mutation::Insert(i, s)),
-        (any::<Index>(), 1usize..40).prop_map(|(i, n)| Mutation::Delete(i, n)),
-        (any::<Index>(), 1usize..40).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
-    ]
-}
-
-fn mutate(sample: &[u8], mutations: &[Mutation]) -> Vec<u8> {
-    let mut v = sample.to_vec();
-    for m in mutations {
-        if v.is_empty() {
-            break;
-        }
-        match m {
-            Mutation::Replace(i, b) => {
-                let at = i.index(v.len());
-                v[at] = *b;
-            }
-            Mutation::Truncate(i) => v.truncate(i.index(v.len())),
-            Mutation::Insert(i, s) => {
-                let at = i.index(v.len() + 1);
-                v.splice(at..at, s.iter().copied());
-            }
-            Mutation::Delete(i, n) => {
-                let at = i.index(v.len());
-                let end = (at + n).min(v.len());
-                v.drain(at..end);
-            }
-            Mutation::Duplicate(i, n) => {
-                let at = i.index(v.len());
-                let end = (at + n).min(v.len());
-                let chunk = v[at..end].to_vec();
-                v.splice(at..at, chunk);
-            }
-        }
-    }
-    v
-}
-
 fn nested(names: &[String], leaf: &str) -> String {
     let mut out = String::new();
     for n in names {
@@ -994,7 +945,7 @@ proptest! {
     #[test]
     fn reader_never_panics_on_mutated_answers(
         sample in select(SAMPLES),
-        mutations in vec(mutation(), 1..5),
+        mutations in vec(mutation(INSERTS), 1..5),
     ) {
         read_all(&mutate(sample.as_bytes(), &mutations));
     }

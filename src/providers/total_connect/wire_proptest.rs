@@ -11,8 +11,10 @@ use std::fmt::Debug;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::{Index, select};
+use proptest::sample::select;
 use proptest::test_runner::RngAlgorithm;
+
+use crate::mutation::{mutate, mutation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -482,57 +484,6 @@ const INSERTS: &[&[u8]] = &[
     b"\x00",
 ];
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Replace(Index, u8),
-    Truncate(Index),
-    Insert(Index, &'static [u8]),
-    Delete(Index, usize),
-    Duplicate(Index, usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        1 => (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Replace(i, b)),
-        1 => any::<Index>().prop_map(Mutation::Truncate),
-        2 => (any::<Index>(), select(INSERTS)).prop_map(|(i, s)| Mutation::Insert(i, s)),
-        1 => (any::<Index>(), 1usize..40).prop_map(|(i, n)| Mutation::Delete(i, n)),
-        1 => (any::<Index>(), 1usize..60).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
-    ]
-}
-
-fn mutate(sample: &[u8], mutations: &[Mutation]) -> Vec<u8> {
-    let mut v = sample.to_vec();
-    for m in mutations {
-        if v.is_empty() {
-            break;
-        }
-        match m {
-            Mutation::Replace(i, b) => {
-                let at = i.index(v.len());
-                v[at] = *b;
-            }
-            Mutation::Truncate(i) => v.truncate(i.index(v.len())),
-            Mutation::Insert(i, s) => {
-                let at = i.index(v.len() + 1);
-                v.splice(at..at, s.iter().copied());
-            }
-            Mutation::Delete(i, n) => {
-                let at = i.index(v.len());
-                let end = (at + n).min(v.len());
-                v.drain(at..end);
-            }
-            Mutation::Duplicate(i, n) => {
-                let at = i.index(v.len());
-                let end = (at + n).min(v.len());
-                let chunk = v[at..end].to_vec();
-                v.splice(at..at, chunk);
-            }
-        }
-    }
-    v
-}
-
 /// JSON tokens for token soup.
 const TOKENS: &[&str] = &[
     "{",
@@ -713,7 +664,7 @@ proptest! {
 
     /// Real replies mutated at the byte level.
     #[test]
-    fn replies_never_panic_when_mutated(sample in select(SAMPLES), mutations in vec(mutation(), 1..5)) {
+    fn replies_never_panic_when_mutated(sample in select(SAMPLES), mutations in vec(mutation(INSERTS), 1..5)) {
         read_all(&mutate(sample.as_bytes(), &mutations));
     }
 }
