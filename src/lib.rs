@@ -80,7 +80,9 @@ mod suggest;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use config::{CallbackConfig, Credentials, IspCatalog, IspConfig, IspConfigBuilder, Status};
+pub use config::{
+    CallbackConfig, CatalogLoader, Credentials, IspCatalog, IspConfig, IspConfigBuilder, Status,
+};
 pub use error::{Error, ErrorKind, Problem, Result, ValidationErrors};
 pub use model::*;
 pub use provider::{

@@ -1,7 +1,13 @@
 //! The catalog of ISP configurations.
 
+use std::sync::Arc;
+
 use crate::config::IspConfig;
 use crate::error::{Error, Result};
+use crate::provider::configured::SharedConfig;
+use crate::provider::{
+    ConfiguredProvider, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
+};
 
 /// The dealer's ISP configurations, unique by name.
 ///
@@ -10,9 +16,56 @@ use crate::error::{Error, Result};
 /// order mark, the soft hyphen, control characters): "Alarm.com", " alarm.COM " and
 /// "Alarm\u{200B}.com" are the same entry. A change that would break uniqueness is refused and
 /// leaves the catalog as it was.
-#[derive(Debug, Clone, Default)]
+///
+/// [`provider`](Self::provider) hands out providers that follow their entry: after
+/// [`replace`](Self::replace) turns an entry Inactive, a provider handed out before refuses its
+/// next change before any request is made.
+#[derive(Debug, Default)]
 pub struct IspCatalog {
-    entries: Vec<IspConfig>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    config: IspConfig,
+    /// What providers handed out for this entry read on every call.
+    shared: Arc<SharedConfig>,
+}
+
+impl Entry {
+    fn new(config: IspConfig) -> Self {
+        Self {
+            shared: SharedConfig::new(config.clone()),
+            config,
+        }
+    }
+}
+
+impl Clone for IspCatalog {
+    /// A copy with the same entries. Providers handed out by the original follow the original's
+    /// entries, not the copy's.
+    fn clone(&self) -> Self {
+        Self {
+            entries: self
+                .entries
+                .iter()
+                .map(|e| Entry::new(e.config.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl PartialEq for IspCatalog {
+    /// The same entries in the same order, secrets, secret references and host settings
+    /// included.
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .zip(&other.entries)
+                .all(|(a, b)| a.config == b.config)
+    }
 }
 
 fn key(name: &str) -> String {
@@ -27,7 +80,7 @@ impl IspCatalog {
 
     fn position(&self, name: &str) -> Option<usize> {
         let k = key(name);
-        self.entries.iter().position(|c| key(c.name()) == k)
+        self.entries.iter().position(|e| key(e.config.name()) == k)
     }
 
     fn duplicate(config: &IspConfig, operation: &'static str) -> Error {
@@ -46,7 +99,7 @@ impl IspCatalog {
         if self.position(config.name()).is_some() {
             return Err(Self::duplicate(&config, "catalog.add"));
         }
-        self.entries.push(config);
+        self.entries.push(Entry::new(config));
         Ok(())
     }
 
@@ -71,22 +124,98 @@ impl IspCatalog {
                 return Err(Self::duplicate(&config, "catalog.replace"));
             }
         }
-        Ok(std::mem::replace(&mut self.entries[at], config))
+        let Some(entry) = self.entries.get_mut(at) else {
+            return Err(Error::not_found(
+                config.provider().to_string(),
+                "catalog.replace",
+                "ISP configuration",
+            ));
+        };
+        entry.shared.set(Some(config.clone()));
+        Ok(std::mem::replace(&mut entry.config, config))
     }
 
-    /// Removes and returns the entry named `name`.
+    /// Removes and returns the entry named `name`. Providers handed out for it refuse every
+    /// later call with [`Error::NotFound`].
     pub fn remove(&mut self, name: &str) -> Option<IspConfig> {
-        self.position(name).map(|at| self.entries.remove(at))
+        let at = self.position(name)?;
+        let entry = self.entries.remove(at);
+        entry.shared.set(None);
+        Some(entry.config)
     }
 
     /// The entry named `name`.
     pub fn get(&self, name: &str) -> Option<&IspConfig> {
-        self.position(name).map(|at| &self.entries[at])
+        self.position(name)
+            .and_then(|at| self.entries.get(at))
+            .map(|e| &e.config)
     }
 
     /// The entries, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = &IspConfig> {
-        self.entries.iter()
+        self.entries.iter().map(|e| &e.config)
+    }
+
+    /// A provider for the entry named `name`, built by `registry`, that follows the entry:
+    /// each call reads the entry as it is then (see [`ConfiguredProvider`]). Turning the entry
+    /// Inactive with [`replace`](Self::replace) stops the provider's changes at once, before
+    /// any request; a new default plan applies to its next provision; new credentials or a new
+    /// endpoint rebuild it; [`remove`](Self::remove) stops it altogether.
+    ///
+    /// An unknown `name` is [`Error::NotFound`]; a configuration the registry cannot build is
+    /// the error [`ProviderRegistry::build`] gives.
+    ///
+    /// ```
+    /// use interactive_services::{IspCatalog, IspConfig, ProviderRegistry, Status};
+    ///
+    /// let registry = ProviderRegistry::with_built_ins();
+    /// let mut catalog = IspCatalog::new();
+    /// let config = IspConfig::builder()
+    ///     .name("Alarm.com")
+    ///     .provider("alarm_com")
+    ///     .credential("login", "integration-user")
+    ///     .credential("password", "correct horse")
+    ///     .build()?;
+    /// catalog.add(config.clone())?;
+    /// let provider = catalog.provider("Alarm.com", &registry)?;
+    /// catalog.replace("Alarm.com", config.with_status(Status::Inactive))?;
+    /// // From here on `provider` refuses provision, change_plan and terminate.
+    /// # let _ = provider;
+    /// # Ok::<(), interactive_services::Error>(())
+    /// ```
+    pub fn provider(
+        &self,
+        name: &str,
+        registry: &ProviderRegistry,
+    ) -> Result<Arc<dyn InteractiveServicesProvider>> {
+        self.provider_with(name, registry, &ProviderOptions::default())
+    }
+
+    /// [`provider`](Self::provider) with the host's [`ProviderOptions`], used again whenever
+    /// the entry's changes need the provider rebuilt.
+    pub fn provider_with(
+        &self,
+        name: &str,
+        registry: &ProviderRegistry,
+        options: &ProviderOptions,
+    ) -> Result<Arc<dyn InteractiveServicesProvider>> {
+        let Some(entry) = self.position(name).and_then(|at| self.entries.get(at)) else {
+            return Err(Error::not_found(
+                "unknown",
+                "catalog.provider",
+                format!(
+                    "ISP configuration `{}`",
+                    crate::config::clean_name(name).escape_debug()
+                ),
+            ));
+        };
+        let registry = registry.clone();
+        let options = options.clone();
+        let provider = ConfiguredProvider::following(
+            entry.shared.clone(),
+            Arc::new(move |config: &IspConfig| registry.build_unwrapped(config, &options)),
+        )?;
+        Ok(Arc::new(provider))
     }
 
     /// How many entries there are.

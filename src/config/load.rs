@@ -19,7 +19,7 @@ pub const ENV_PREFIX: &str = "ISP_";
 
 /// A problem for a document that could not be read. `description` comes from
 /// [`describe_parse_error`]; `position` is the line and column, `key` the key path when known.
-fn parse_error(
+pub(super) fn parse_error(
     format: &str,
     description: &str,
     position: Option<(usize, usize)>,
@@ -42,7 +42,7 @@ fn parse_error(
 }
 
 /// The 1-based line and column (in characters) of byte offset `at` in `text`.
-fn line_and_column(text: &str, at: usize) -> (usize, usize) {
+pub(super) fn line_and_column(text: &str, at: usize) -> (usize, usize) {
     let before = text.get(..at).unwrap_or(text);
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
     let column = before.get(line_start..).unwrap_or("").chars().count() + 1;
@@ -52,7 +52,7 @@ fn line_and_column(text: &str, at: usize) -> (usize, usize) {
 /// The key path of the TOML value starting at byte `at`, read from the document itself
 /// (`credentials.password` for `password = [...]` under `[credentials]`), when the key and its
 /// table header are plain names; else `None`.
-fn toml_key_at(text: &str, at: usize) -> Option<String> {
+pub(super) fn toml_key_at(text: &str, at: usize) -> Option<String> {
     let before = text.get(..at)?;
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
     let (key, rest) = before.get(line_start..)?.split_once('=')?;

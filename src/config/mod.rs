@@ -2,6 +2,7 @@
 //! from TOML, JSON and the environment, explicit storage with secrets, and [`verify`].
 
 mod catalog;
+mod catalog_file;
 mod load;
 mod verify;
 
@@ -18,6 +19,7 @@ use crate::error::{Error, Result, ValidationErrors};
 use crate::model::{CredentialField, PlanId, ProviderKind};
 
 pub use catalog::IspCatalog;
+pub use catalog_file::{CatalogLoader, SecretLookup};
 pub use load::ENV_PREFIX;
 pub use verify::{CredentialOutcome, PlanCheck, VerificationReport, verify};
 
@@ -159,7 +161,16 @@ pub struct IspConfig {
     /// it literally (`\` read as `/`, percent-encoding), so this is decided when it is built.
     endpoint_holds_secret: bool,
     callback: Option<CallbackConfig>,
+    /// The host's own settings for this entry (the `[host]` table), kept as they are.
+    host: HostSettings,
+    /// Where secret values came from (`credentials.password` → `env:ADC_PASSWORD`), so that a
+    /// catalog can be saved without them.
+    secret_refs: BTreeMap<String, String>,
 }
+
+/// The host's own settings for a configuration: the `[host]` table beside the crate's keys,
+/// kept as they were read and written back as they are. The crate never reads them.
+pub type HostSettings = serde_json::Map<String, serde_json::Value>;
 
 impl fmt::Debug for IspConfig {
     /// Secret values are never shown; neither is a plain field (name, plan, endpoint) that holds
@@ -177,9 +188,10 @@ impl fmt::Debug for IspConfig {
             .field("status", &self.status)
             .field("builder_program", &self.builder_program)
             .field("billing", &self.billing)
-            .field("billing", &self.billing)
             .field("endpoint", &self.shown_endpoint(&secrets))
             .field("callback", &self.callback)
+            .field("host", &self.host.keys().collect::<Vec<_>>())
+            .field("secret_refs", &self.secret_refs)
             .finish()
     }
 }
@@ -244,9 +256,22 @@ impl IspConfig {
         self.callback.as_ref()
     }
 
+    /// The host's own settings for this entry (the `[host]` table of a file), as they were read.
+    pub fn host(&self) -> &HostSettings {
+        &self.host
+    }
+
+    /// Where the secret at `path` (`credentials.password`, `callback.signing_secret`) came
+    /// from, when it was given as a reference (`env:ADC_PASSWORD`).
+    pub fn secret_ref(&self, path: &str) -> Option<&str> {
+        self.secret_refs.get(path).map(String::as_str)
+    }
+
     /// A builder holding this configuration, to change it (then `build()` validates again).
     pub fn to_builder(&self) -> IspConfigBuilder {
         IspConfigBuilder {
+            host: self.host.clone(),
+            secret_refs: self.secret_refs.clone(),
             name: Some(self.name.clone()),
             provider: Some(self.provider.to_string()),
             credentials: self.credentials.clone(),
@@ -334,6 +359,7 @@ impl IspConfig {
                         .map(|s| s.expose_secret().to_owned()),
                     tolerance_seconds: Some(c.tolerance_seconds),
                 }),
+            host: self.host.clone(),
         }
     }
 
@@ -354,6 +380,35 @@ impl IspConfig {
         })
     }
 
+    /// Whether `other` differs from this configuration only in name, status and default plan:
+    /// the rules a provider reads on each call, not the settings it was built from.
+    pub(crate) fn same_connection(&self, other: &IspConfig) -> bool {
+        let secrets_equal = |a: Option<&SecretString>, b: Option<&SecretString>| match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            _ => false,
+        };
+        let callback_equal = match (&self.callback, &other.callback) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                secrets_equal(Some(&a.signing_secret), Some(&b.signing_secret))
+                    && secrets_equal(a.previous_secret.as_ref(), b.previous_secret.as_ref())
+                    && a.tolerance_seconds == b.tolerance_seconds
+            }
+            _ => false,
+        };
+        self.provider == other.provider
+            && self.credentials.keys().eq(other.credentials.keys())
+            && self
+                .credentials
+                .keys()
+                .all(|k| secrets_equal(self.credentials.get(k), other.credentials.get(k)))
+            && self.endpoint == other.endpoint
+            && self.builder_program == other.builder_program
+            && self.billing == other.billing
+            && callback_equal
+    }
+
     /// This configuration's secret values, to keep them out of what is shown.
     pub(crate) fn secret_values(&self) -> SecretValues {
         SecretValues::collect(
@@ -369,6 +424,20 @@ impl IspConfig {
         self.secret_values().mask(value)
     }
 }
+
+impl PartialEq for IspConfig {
+    /// Every setting equal, secret values included (compared, never shown).
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.status == other.status
+            && self.default_plan == other.default_plan
+            && self.host == other.host
+            && self.secret_refs == other.secret_refs
+            && self.same_connection(other)
+    }
+}
+
+impl Eq for IspConfig {}
 
 impl Serialize for IspConfig {
     /// Writes the configuration without any secret value: secret credential fields and the
@@ -410,6 +479,8 @@ struct ConfigRepr {
     endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     callback: Option<CallbackRepr>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    host: HostSettings,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -429,6 +500,8 @@ impl From<ConfigRepr> for IspConfigBuilder {
             credentials.insert(k, v);
         }
         IspConfigBuilder {
+            host: r.host,
+            secret_refs: BTreeMap::new(),
             name: r.name,
             provider: r.provider,
             credentials,
@@ -450,6 +523,8 @@ impl From<ConfigRepr> for IspConfigBuilder {
 /// reports every problem at once.
 #[derive(Clone, Default)]
 pub struct IspConfigBuilder {
+    host: HostSettings,
+    secret_refs: BTreeMap<String, String>,
     name: Option<String>,
     provider: Option<String>,
     credentials: Credentials,
@@ -497,6 +572,9 @@ impl IspConfigBuilder {
     }
     /// One credential field.
     pub fn credential(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        // A value given directly no longer comes from the reference it may have had.
+        self.secret_refs.remove(&format!("credentials.{key}"));
         self.credentials.insert(key, value);
         self
     }
@@ -526,6 +604,34 @@ impl IspConfigBuilder {
         self.endpoint = Some(endpoint.into());
         self
     }
+    /// One credential field whose value came from a secret reference (`env:ADC_PASSWORD`, or
+    /// a scheme of the host's secret manager): the value is used, the reference is what
+    /// [`IspCatalog::to_toml`](crate::IspCatalog::to_toml) writes back.
+    pub fn credential_from(
+        mut self,
+        key: impl Into<String>,
+        reference: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        let key = key.into();
+        self.secret_refs
+            .insert(format!("credentials.{key}"), reference.into());
+        self.credentials.insert(key, value);
+        self
+    }
+
+    /// Records that the secret at `path` came from `reference`.
+    pub(crate) fn secret_reference(mut self, path: String, reference: String) -> Self {
+        self.secret_refs.insert(path, reference);
+        self
+    }
+
+    /// The host's own settings for this entry, kept beside the crate's and never read by it.
+    pub fn host_settings(mut self, settings: HostSettings) -> Self {
+        self.host = settings;
+        self
+    }
+
     /// Callback settings.
     pub fn callback(mut self, callback: CallbackConfig) -> Self {
         self.callback = Some(callback);
@@ -533,7 +639,23 @@ impl IspConfigBuilder {
     }
 
     fn problems(&self) -> ValidationErrors {
-        self.check().1
+        self.check(Specs::BuiltIn).1
+    }
+
+    /// Validates against the providers `registry` knows, and builds. Unlike
+    /// [`build`](Self::build), which accepts any provider name it does not know (a contributed
+    /// provider may be registered later), a provider the registry lacks is a problem, reported
+    /// with the closest registered name; a contributed provider's credentials, plan id and
+    /// opt-ins are checked against its registered [`ProviderSpec`](crate::provider::ProviderSpec).
+    pub fn build_in(self, registry: &crate::provider::ProviderRegistry) -> Result<IspConfig> {
+        self.build_with_specs(Specs::Registry(registry))
+    }
+
+    pub(crate) fn problems_in(
+        &self,
+        registry: &crate::provider::ProviderRegistry,
+    ) -> ValidationErrors {
+        self.check(Specs::Registry(registry)).1
     }
 
     fn secret_values(&self) -> SecretValues {
@@ -546,7 +668,7 @@ impl IspConfigBuilder {
 
     // No message below quotes a value the user typed: any of them may be a secret typed into
     // the wrong field. Messages describe the problem; the field path says where it is.
-    fn check(&self) -> (Option<ProviderKind>, ValidationErrors, Option<Url>) {
+    fn check(&self, specs: Specs<'_>) -> (Option<ProviderKind>, ValidationErrors, Option<Url>) {
         let mut problems = ValidationErrors::new();
         let secrets = self.secret_values();
 
@@ -595,10 +717,29 @@ impl IspConfigBuilder {
                 let kind = crate::providers::kind_for(p);
                 // A built-in provider is known by its own constant name; any other name is shown
                 // as typed (in errors, in `Debug`), so it must not be a secret pasted there.
-                if crate::providers::built_in_spec(&kind).is_none() && secrets.holds(p) {
+                if specs.spec(&kind).is_none() && secrets.holds(p) {
                     problems.push(
                         "provider",
                         "the provider name holds the value of a secret credential; choose the provider by its registered name",
+                    );
+                    None
+                } else if let (Specs::Registry(registry), None) = (specs, specs.spec(&kind)) {
+                    let names: Vec<&str> = registry
+                        .specs()
+                        .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
+                        .collect();
+                    let hint = match crate::suggest::closest(kind.as_str(), names.iter().copied()) {
+                        Some(close) => {
+                            format!("did you mean `{}`?", crate::providers::kind_for(close))
+                        }
+                        None => format!(
+                            "the registered providers are: {}",
+                            registry.names().collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    problems.push(
+                        "provider",
+                        format!("no provider of this name is registered or compiled in; {hint}"),
                     );
                     None
                 } else {
@@ -608,7 +749,7 @@ impl IspConfigBuilder {
         };
 
         if let Some(kind) = &provider {
-            let spec = crate::providers::built_in_spec(kind);
+            let spec = specs.spec(kind);
             // credentials
             match spec {
                 Some(spec) => {
@@ -654,7 +795,7 @@ impl IspConfigBuilder {
                     "billing",
                     format!(
                         "{} has no billing sync; turn the opt-in off",
-                        crate::providers::display_name(kind)
+                        spec.map_or(kind.as_str(), |s| s.display_name)
                     ),
                 );
             }
@@ -665,7 +806,7 @@ impl IspConfigBuilder {
                     "builder_program",
                     format!(
                         "{} has no Builder Program; turn the opt-in off",
-                        crate::providers::display_name(kind)
+                        spec.map_or(kind.as_str(), |s| s.display_name)
                     ),
                 );
             }
@@ -687,7 +828,7 @@ impl IspConfigBuilder {
                         let why = if mentions(&why, plan) {
                             format!(
                                 "this is not a service plan id of {}; copy the id from the provider's plan list",
-                                crate::providers::display_name(kind)
+                                spec.map_or(kind.as_str(), |s| s.display_name)
                             )
                         } else {
                             why
@@ -704,7 +845,7 @@ impl IspConfigBuilder {
                         "callback",
                         format!(
                             "{} does not push real-time callbacks; remove the callback settings",
-                            crate::providers::display_name(kind)
+                            spec.map_or(kind.as_str(), |s| s.display_name)
                         ),
                     );
                 }
@@ -785,7 +926,11 @@ impl IspConfigBuilder {
 
     /// Validates and builds. The error is [`Error::InvalidConfig`] listing every problem.
     pub fn build(self) -> Result<IspConfig> {
-        let (provider, problems, endpoint) = self.check();
+        self.build_with_specs(Specs::BuiltIn)
+    }
+
+    fn build_with_specs(self, specs: Specs<'_>) -> Result<IspConfig> {
+        let (provider, problems, endpoint) = self.check(specs);
         let Some(provider) = provider.clone().filter(|_| problems.is_empty()) else {
             return Err(Error::InvalidConfig {
                 provider: provider
@@ -809,7 +954,27 @@ impl IspConfigBuilder {
             endpoint,
             endpoint_holds_secret,
             callback: self.callback,
+            host: self.host,
+            secret_refs: self.secret_refs,
         })
+    }
+}
+
+/// Where validation finds a provider's [`ProviderSpec`](crate::provider::ProviderSpec).
+#[derive(Clone, Copy)]
+enum Specs<'a> {
+    /// The built-in providers; any other name is accepted (it may be registered later).
+    BuiltIn,
+    /// A registry's providers; any other name is a problem.
+    Registry(&'a crate::provider::ProviderRegistry),
+}
+
+impl<'a> Specs<'a> {
+    fn spec(self, kind: &ProviderKind) -> Option<&'a crate::provider::ProviderSpec> {
+        match self {
+            Specs::BuiltIn => crate::providers::built_in_spec(kind),
+            Specs::Registry(registry) => registry.spec(kind),
+        }
     }
 }
 
@@ -837,13 +1002,19 @@ pub(crate) fn check_credentials(
         if !fields.iter().any(|f| f.key == key) {
             let known: Vec<&str> = fields.iter().map(|f| f.key).collect();
             // The key is in the field path; the message does not repeat it.
-            problems.push(
-                credential_path(key),
-                format!(
+            let message = match crate::suggest::closest(key, known.iter().copied()) {
+                Some(close) => {
+                    format!("this is not a credential of this provider; did you mean `{close}`?")
+                }
+                None if known.is_empty() => {
+                    "this provider takes no credentials; remove it".to_owned()
+                }
+                None => format!(
                     "this is not a credential of this provider; the fields are: {}",
                     known.join(", ")
                 ),
-            );
+            };
+            problems.push(credential_path(key), message);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`ConfiguredProvider`]: the rules a configuration imposes on the provider built from it.
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
@@ -12,116 +13,308 @@ use crate::model::{
     Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
 };
 
-/// The rules a configuration imposes on whatever provider it built: an Inactive configuration
-/// changes nothing, and a provision request without a plan takes the default service plan.
-///
-/// Every provider a [`ProviderRegistry`](super::ProviderRegistry) builds is wrapped in it, so the rules hold for
-/// contributed providers too, and are enforced before any request is made.
+/// What a provider built from a catalog entry rebuilds itself from: the entry's current
+/// configuration and how to build a provider for it.
+pub(crate) type Rebuild =
+    Arc<dyn Fn(&IspConfig) -> Result<Arc<dyn InteractiveServicesProvider>> + Send + Sync>;
+
+/// A catalog entry's configuration as providers built from it see it: replaced in place by
+/// [`IspCatalog::replace`](crate::IspCatalog::replace), emptied by
+/// [`IspCatalog::remove`](crate::IspCatalog::remove).
 #[derive(Debug)]
-pub struct ConfiguredProvider {
-    inner: Arc<dyn InteractiveServicesProvider>,
+pub(crate) struct SharedConfig(RwLock<Current>);
+
+#[derive(Debug, Clone)]
+struct Current {
+    /// Moves on with every change.
+    generation: u64,
+    /// `None` once the entry is removed.
+    config: Option<Arc<IspConfig>>,
+}
+
+impl SharedConfig {
+    pub(crate) fn new(config: IspConfig) -> Arc<Self> {
+        Arc::new(Self(RwLock::new(Current {
+            generation: 0,
+            config: Some(Arc::new(config)),
+        })))
+    }
+
+    /// Makes `config` what providers built from this entry see, from their next call on.
+    pub(crate) fn set(&self, config: Option<IspConfig>) {
+        let mut current = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        current.generation += 1;
+        current.config = config.map(Arc::new);
+    }
+
+    fn get(&self) -> Current {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The rules of one configuration at one moment.
+#[derive(Debug, Clone)]
+struct Rules {
     config_name: String,
     status: Status,
     default_plan: Option<crate::model::PlanId>,
 }
 
-impl ConfiguredProvider {
-    /// Wraps `inner` with the rules of `config`.
-    pub fn new(inner: Arc<dyn InteractiveServicesProvider>, config: &IspConfig) -> Self {
+impl Rules {
+    fn of(config: &IspConfig) -> Self {
         Self {
-            inner,
             config_name: config.name().to_owned(),
             status: config.status(),
             default_plan: config.default_plan().cloned(),
         }
     }
+}
 
-    /// The provider inside.
-    pub fn inner(&self) -> &Arc<dyn InteractiveServicesProvider> {
-        &self.inner
+/// A provider built from a catalog entry, rebuilt when the entry's connection settings change.
+struct Bound {
+    entry: Arc<SharedConfig>,
+    rebuild: Rebuild,
+    built: Mutex<Built>,
+}
+
+struct Built {
+    generation: u64,
+    inner: Arc<dyn InteractiveServicesProvider>,
+    /// What the provider was built from, besides the rules read on every call.
+    config: Arc<IspConfig>,
+}
+
+enum Source {
+    Fixed {
+        inner: Arc<dyn InteractiveServicesProvider>,
+        rules: Rules,
+    },
+    Bound(Box<Bound>),
+}
+
+/// The rules a configuration imposes on whatever provider it built: an Inactive configuration
+/// changes nothing, and a provision request without a plan takes the default service plan.
+///
+/// Every provider a [`ProviderRegistry`](super::ProviderRegistry) builds is wrapped in it, so
+/// the rules hold for contributed providers too, and are enforced before any request is made.
+///
+/// Built with [`new`](Self::new) (what [`ProviderRegistry::build`](super::ProviderRegistry::build)
+/// does), it keeps the rules of the configuration it was given. Built by
+/// [`IspCatalog::provider`](crate::IspCatalog::provider), it follows its catalog entry: each
+/// call reads the entry as it is then, so an entry turned Inactive refuses the next change
+/// before any request, a new default plan applies to the next provision, changed credentials
+/// or endpoint rebuild the provider inside, and a removed entry refuses every call. A call
+/// that had already passed the check when the entry changed finishes with the configuration
+/// it started with.
+pub struct ConfiguredProvider {
+    source: Source,
+}
+
+impl fmt::Debug for ConfiguredProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Fixed { inner, rules } => f
+                .debug_struct("ConfiguredProvider")
+                .field("inner", inner)
+                .field("config", &rules.config_name)
+                .field("status", &rules.status)
+                .finish(),
+            Source::Bound(bound) => {
+                let current = bound.entry.get();
+                f.debug_struct("ConfiguredProvider")
+                    .field("config", &current.config.as_ref().map(|c| c.name()))
+                    .field("follows_catalog_entry", &true)
+                    .finish()
+            }
+        }
+    }
+}
+
+impl ConfiguredProvider {
+    /// Wraps `inner` with the rules of `config`, as they are now.
+    pub fn new(inner: Arc<dyn InteractiveServicesProvider>, config: &IspConfig) -> Self {
+        Self {
+            source: Source::Fixed {
+                inner,
+                rules: Rules::of(config),
+            },
+        }
     }
 
-    fn ensure_active(&self, operation: &'static str) -> Result<()> {
-        match self.status {
-            Status::Active => Ok(()),
-            Status::Inactive => Err(Error::Inactive {
-                provider: self.inner.kind().to_string(),
+    /// A provider that follows the catalog entry `entry`, built by `rebuild` now and whenever
+    /// the entry's settings other than its name, status and default plan change.
+    pub(crate) fn following(entry: Arc<SharedConfig>, rebuild: Rebuild) -> Result<Self> {
+        let current = entry.get();
+        let Some(config) = current.config else {
+            return Err(Error::not_found(
+                "unknown",
+                "catalog.provider",
+                "the ISP configuration was removed from the catalog",
+            ));
+        };
+        let inner = rebuild(&config)?;
+        Ok(Self {
+            source: Source::Bound(Box::new(Bound {
+                entry,
+                rebuild,
+                built: Mutex::new(Built {
+                    generation: current.generation,
+                    inner,
+                    config,
+                }),
+            })),
+        })
+    }
+
+    /// The provider inside, as it is now (a provider following a catalog entry may rebuild it
+    /// when the entry changes).
+    pub fn inner(&self) -> Arc<dyn InteractiveServicesProvider> {
+        match &self.source {
+            Source::Fixed { inner, .. } => inner.clone(),
+            Source::Bound(bound) => bound
+                .built
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .inner
+                .clone(),
+        }
+    }
+
+    /// The provider and the rules for a call to `operation` starting now.
+    fn current(
+        &self,
+        operation: &'static str,
+    ) -> Result<(Arc<dyn InteractiveServicesProvider>, Rules)> {
+        let bound = match &self.source {
+            Source::Fixed { inner, rules } => return Ok((inner.clone(), rules.clone())),
+            Source::Bound(bound) => bound,
+        };
+        let current = bound.entry.get();
+        let mut built = bound.built.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(config) = current.config else {
+            return Err(Error::not_found(
+                built.inner.kind().to_string(),
                 operation,
-                config: self.config_name.clone(),
+                format!(
+                    "ISP configuration `{}` (it was removed from the catalog)",
+                    built.config.name()
+                ),
+            ));
+        };
+        if current.generation != built.generation {
+            if !same_connection(&built.config, &config) {
+                // Built outside the lock would let two calls build twice; building makes no
+                // request, so holding it is short.
+                built.inner = (bound.rebuild)(&config)?;
+            }
+            built.generation = current.generation;
+            built.config = config.clone();
+        }
+        Ok((built.inner.clone(), Rules::of(&config)))
+    }
+
+    fn ensure_active(
+        &self,
+        operation: &'static str,
+    ) -> Result<(Arc<dyn InteractiveServicesProvider>, Rules)> {
+        let (inner, rules) = self.current(operation)?;
+        match rules.status {
+            Status::Active => Ok((inner, rules)),
+            Status::Inactive => Err(Error::Inactive {
+                provider: inner.kind().to_string(),
+                operation,
+                config: rules.config_name,
             }),
         }
     }
 }
 
+/// Whether a provider built from `a` serves `b` as well: everything but the rules read on each
+/// call (name, status, default plan) is the same.
+fn same_connection(a: &IspConfig, b: &IspConfig) -> bool {
+    a.same_connection(b)
+}
+
 #[async_trait]
 impl InteractiveServicesProvider for ConfiguredProvider {
     fn kind(&self) -> ProviderKind {
-        self.inner.kind()
+        self.inner().kind()
     }
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        self.inner().capabilities()
     }
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
-        self.inner.validate_credentials().await
+        let (inner, _) = self.current("validate_credentials")?;
+        inner.validate_credentials().await
     }
     async fn service_plans(&self) -> Result<Vec<ServicePlan>> {
-        self.inner.service_plans().await
+        let (inner, _) = self.current("service_plans")?;
+        inner.service_plans().await
     }
     async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
-        self.ensure_active("provision")?;
+        let (inner, rules) = self.ensure_active("provision")?;
         if let Err(problems) = request.validate() {
             return Err(Error::invalid_request(
-                self.kind().to_string(),
+                inner.kind().to_string(),
                 "provision",
                 problems.to_string(),
             ));
         }
         if request.plan.is_some() {
-            return self.inner.provision(request).await;
+            return inner.provision(request).await;
         }
-        match &self.default_plan {
+        match rules.default_plan {
             Some(plan) => {
                 let mut with_plan = request.clone();
-                with_plan.plan = Some(plan.clone());
-                self.inner.provision(&with_plan).await
+                with_plan.plan = Some(plan);
+                inner.provision(&with_plan).await
             }
             None => Err(Error::invalid_request(
-                self.kind().to_string(),
+                inner.kind().to_string(),
                 "provision",
                 format!(
                     "the request names no service plan and ISP configuration `{}` has no default service plan; set one of them",
-                    self.config_name
+                    rules.config_name
                 ),
             )),
         }
     }
     async fn account(&self, id: &AccountId) -> Result<IspAccount> {
-        self.inner.account(id).await
+        let (inner, _) = self.current("account")?;
+        inner.account(id).await
     }
     async fn change_plan(&self, id: &AccountId, change: &PlanChange) -> Result<IspAccount> {
-        if !change.validate_only {
-            self.ensure_active("change_plan")?;
-        }
-        self.inner.change_plan(id, change).await
+        let (inner, _) = if change.validate_only {
+            self.current("change_plan")?
+        } else {
+            self.ensure_active("change_plan")?
+        };
+        inner.change_plan(id, change).await
     }
     async fn terminate(&self, id: &AccountId) -> Result<()> {
-        self.ensure_active("terminate")?;
-        self.inner.terminate(id).await
+        let (inner, _) = self.ensure_active("terminate")?;
+        inner.terminate(id).await
     }
     async fn list_accounts(&self, include_terminated: bool) -> Result<Vec<AccountId>> {
-        self.inner.list_accounts(include_terminated).await
+        let (inner, _) = self.current("list_accounts")?;
+        inner.list_accounts(include_terminated).await
     }
     async fn events_since(&self, cursor: Option<&Cursor>) -> Result<EventPage> {
-        self.inner.events_since(cursor).await
+        let (inner, _) = self.current("events_since")?;
+        inner.events_since(cursor).await
     }
     async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
-        self.inner.builder_programs().await
+        let (inner, _) = self.current("builder_programs")?;
+        inner.builder_programs().await
     }
     async fn create_builder_program_record(
         &self,
         request: &BuilderProgramRecordRequest,
     ) -> Result<BuilderProgramRecord> {
-        self.ensure_active("create_builder_program_record")?;
-        self.inner.create_builder_program_record(request).await
+        let (inner, _) = self.ensure_active("create_builder_program_record")?;
+        inner.create_builder_program_record(request).await
     }
 }

@@ -6,7 +6,7 @@
 //! This module names no vendor: the built-in vendors register themselves from
 //! [`providers`](crate::providers).
 
-mod configured;
+pub(crate) mod configured;
 pub mod create;
 mod registry;
 

@@ -384,9 +384,53 @@ impl ProviderRegistry {
         self.entries.keys().map(String::as_str)
     }
 
-    /// The spec of a registered provider.
+    /// The spec of a registered provider, by its name or one of its aliases (`-` and `_` are
+    /// alike, case is ignored).
     pub fn spec(&self, kind: &ProviderKind) -> Option<&ProviderSpec> {
-        self.entries.get(kind.as_str()).map(|r| &r.spec)
+        self.registration(kind).map(|r| &r.spec)
+    }
+
+    fn registration(&self, kind: &ProviderKind) -> Option<&Registration> {
+        let wanted = crate::model::kind::canonical_name(kind.as_str());
+        self.entries.get(&wanted).or_else(|| {
+            self.entries.values().find(|r| {
+                r.spec
+                    .aliases
+                    .iter()
+                    .any(|a| crate::model::kind::canonical_name(a) == wanted)
+            })
+        })
+    }
+
+    /// The specs of the registered providers, by name.
+    pub fn specs(&self) -> impl Iterator<Item = &ProviderSpec> {
+        self.entries.values().map(|r| &r.spec)
+    }
+
+    /// Validates `config` against the providers this registry knows, reporting every problem
+    /// at once with its field path: a provider that is not registered (with the closest
+    /// registered name: `alarm_comm` → "did you mean `alarm_com`?"), credential keys the
+    /// provider does not take (with the closest field: `pasword` → "did you mean
+    /// `password`?"), missing, blank or malformed credentials, plan ids and opt-ins the
+    /// provider's [`ProviderSpec`] refuses. It is the check [`build`](Self::build) makes, for
+    /// contributed providers as much as for built-in ones.
+    ///
+    /// ```
+    /// use interactive_services::{IspConfig, ProviderRegistry};
+    ///
+    /// let config = IspConfig::from_toml(r#"
+    ///     name = "Alarm.com (main)"
+    ///     provider = "alarm_comm"
+    ///     [credentials]
+    ///     login = "integration-user"
+    ///     pasword = "correct horse"
+    /// "#)?;
+    /// let problems = ProviderRegistry::with_built_ins().validate(&config).unwrap_err();
+    /// assert!(problems.to_string().contains("did you mean `alarm_com`?"));
+    /// # Ok::<(), interactive_services::Error>(())
+    /// ```
+    pub fn validate(&self, config: &IspConfig) -> std::result::Result<(), ValidationErrors> {
+        config.to_builder().problems_in(self).into_result()
     }
 
     /// The credential fields of a registered provider.
@@ -408,24 +452,30 @@ impl ProviderRegistry {
         config: &IspConfig,
         options: &ProviderOptions,
     ) -> Result<Arc<dyn InteractiveServicesProvider>> {
+        let inner = self.build_unwrapped(config, options)?;
+        Ok(Arc::new(ConfiguredProvider::new(inner, config)))
+    }
+
+    /// The provider for `config`, validated, without the configuration's rules around it.
+    pub(crate) fn build_unwrapped(
+        &self,
+        config: &IspConfig,
+        options: &ProviderOptions,
+    ) -> Result<Arc<dyn InteractiveServicesProvider>> {
         let kind = config.provider();
-        let Some(registration) = self.entries.get(kind.as_str()) else {
+        let Some(registration) = self.registration(kind) else {
             return Err(Error::unsupported(
                 kind.to_string(),
                 "build (no provider of this name is registered or compiled in)",
             ));
         };
-        let mut problems = ValidationErrors::new();
-        registration
-            .spec
-            .validate_credentials(config.credentials(), &mut problems);
+        let problems = config.to_builder().problems_in(self);
         if !problems.is_empty() {
             return Err(Error::InvalidConfig {
                 provider: kind.to_string(),
                 problems,
             });
         }
-        let inner = (registration.constructor)(config, options)?;
-        Ok(Arc::new(ConfiguredProvider::new(inner, config)))
+        (registration.constructor)(config, options)
     }
 }
