@@ -762,21 +762,39 @@ async fn walk(
         );
     }
 
-    say!("4. Adding the {} feature ...", run.vendor.added_feature);
-    let account = provider
-        .change_plan(
-            &account.id,
-            &PlanChange::new().add(run.vendor.added_feature),
-        )
-        .await?;
-    say!(
-        "    add-ons         {}",
-        add_on_list(&account.add_ons).join(", ")
-    );
-
-    say!("5. Reading the account back:");
-    let account = provider.account(&account.id).await?;
-    show_account(&account);
+    // Steps 4 and 5 may fail after the customer exists: it is then terminated (unless --keep)
+    // or its id printed, so that nothing is left behind unseen.
+    let id = account.id.clone();
+    let middle = async {
+        say!("4. Adding the {} feature ...", run.vendor.added_feature);
+        let account = provider
+            .change_plan(&id, &PlanChange::new().add(run.vendor.added_feature))
+            .await?;
+        say!(
+            "    add-ons         {}",
+            add_on_list(&account.add_ons).join(", ")
+        );
+        say!("5. Reading the account back:");
+        let account = provider.account(&id).await?;
+        show_account(&account);
+        Ok::<_, Failure>(account)
+    };
+    let account = match middle.await {
+        Ok(account) => account,
+        Err(failure) => {
+            if run.args.keep {
+                complain!("note: account {id} was created and is kept (--keep)");
+            } else if let Err(e) = provider.terminate(&id).await {
+                complain!(
+                    "note: account {id} was created but could not be terminated ({e}); terminate it by hand"
+                );
+            } else {
+                out::cleanup_pending(false);
+                complain!("note: account {id} was created and has been terminated");
+            }
+            return Err(failure);
+        }
+    };
 
     if run.args.keep {
         say!("6. Keeping account {} (--keep).", account.id);
