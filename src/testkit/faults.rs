@@ -8,7 +8,14 @@ use std::time::Duration;
 
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
 
+use crate::testkit::sim::front::{CUT_OFF, DROP, FAULT_HEADER};
+
 /// Starts a loopback server on which `responder` answers every request.
+///
+/// This is the bare wiremock server: the cut-off body and the dropped connection
+/// ([`cut_off_as`], [`drop_connection`]) take effect only behind the
+/// [simulator's](super::sim::Simulator) front, which [`Simulator::uri`](super::sim::Simulator::uri)
+/// points at.
 pub async fn serve(responder: impl Respond + 'static) -> MockServer {
     let server = MockServer::builder().start().await;
     Mock::given(any())
@@ -34,17 +41,18 @@ pub enum FaultKind {
     Fault(String),
     /// Answer an HTML error page (HTTP 502), as a proxy or an outage does, doing nothing.
     HtmlPage,
-    /// Answer HTTP 200 with a body cut off in the middle, doing nothing.
+    /// Answer HTTP 200 with a body cut off in the middle (the headers announce the whole body,
+    /// half of it arrives, then the connection closes), doing nothing.
     Truncated,
-    /// Drop the connection before the answer is complete, doing nothing.
+    /// Close the connection without answering, doing nothing.
     DropConnection,
-    /// Carry the call out, then drop the connection before the answer is complete.
+    /// Carry the call out, then close the connection without answering.
     ApplyThenDrop,
     /// Carry the call out and answer, after this delay.
     Delay(Duration),
     /// Carry the call out only after this delay (as a vendor that commits late does), and
-    /// answer nothing usable before then: a client whose attempt timeout is shorter gives up
-    /// while the call is still to take effect.
+    /// answer nothing before then (the connection then closes without an answer): a client
+    /// whose attempt timeout is shorter gives up while the call is still to take effect.
     CommitLate(Duration),
     /// Answer this vendor result code (Total Connect's `ResultCode`), doing nothing. Simulators
     /// without result codes answer it as [`FaultKind::Fault`].
@@ -146,21 +154,36 @@ pub fn html_page(status: u16, title: &str) -> ResponseTemplate {
         ))
 }
 
-/// A response whose announced length is longer than what is sent: the client sees the
-/// connection close in the middle of the body.
+/// A successful-looking answer with `body` (an XML one) that the client receives cut off in
+/// the middle: the headers announce the whole body, half of it arrives, then the connection
+/// closes. See [`cut_off_as`].
 pub fn cut_off(body: &str) -> ResponseTemplate {
-    let half = body.get(..body.len() / 2).unwrap_or("");
-    ResponseTemplate::new(200)
-        .insert_header("content-type", "text/xml; charset=utf-8")
-        .insert_header("content-length", (body.len() + 64).to_string().as_str())
-        .set_body_raw(half.as_bytes().to_vec(), "text/xml; charset=utf-8")
+    cut_off_as(body, "text/xml; charset=utf-8")
 }
 
-/// The connection closes before the answer is complete: the status line and one byte of a
-/// body announced as 4 KiB arrive, then nothing. (A MockServer cannot close a connection
-/// before the status line; to a client both are an answer that never completed.)
-pub fn drop_connection() -> ResponseTemplate {
+/// A successful-looking answer with `body` of `content_type` that the client receives cut off
+/// in the middle: the headers announce the whole body (its true length), half of it arrives,
+/// then the connection closes.
+///
+/// The template itself is well-formed (a whole body, a matching length) and carries a marker
+/// header; the [simulator's](super::sim::Simulator) loopback front carries the cut out, so the
+/// client sees the same truncated body at once in debug and release builds. (A template whose
+/// body is shorter than its `content-length` makes hyper panic in debug builds and hang until
+/// the client's timeout in release builds.) Served by a bare `MockServer` (as [`serve`] starts),
+/// the answer arrives whole.
+pub fn cut_off_as(body: &str, content_type: &str) -> ResponseTemplate {
     ResponseTemplate::new(200)
-        .insert_header("content-length", "4096")
-        .set_body_raw(b"<".to_vec(), "text/xml; charset=utf-8")
+        .insert_header(FAULT_HEADER, CUT_OFF)
+        .set_body_raw(body.as_bytes().to_vec(), content_type)
+}
+
+/// The connection closes after the request arrived, before any answer: the client sees its
+/// connection closed with no status line.
+///
+/// As with [`cut_off_as`], the template is a well-formed answer with a marker header; the
+/// [simulator's](super::sim::Simulator) loopback front closes the connection instead of passing
+/// it on, the same way in debug and release builds. (Delay it with `set_delay` to close the
+/// connection only after a while.)
+pub fn drop_connection() -> ResponseTemplate {
+    ResponseTemplate::new(200).insert_header(FAULT_HEADER, DROP)
 }

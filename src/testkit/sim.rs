@@ -1,5 +1,5 @@
 //! The simulator core every vendor simulator is built on: one loopback
-//! [`MockServer`], the vendor's state, the fault knobs
+//! [`MockServer`] behind a small loopback front, the vendor's state, the fault knobs
 //! ([`FaultRule`]), latency, the call log, and the one place where a fault knob is carried out.
 //!
 //! A vendor simulator supplies only what is its own through the [`Wire`] trait:
@@ -18,6 +18,18 @@
 //! The core carries out every other [`FaultKind`] the same way for every vendor (a bare status,
 //! 429 with `Retry-After`, an HTML outage page, a dropped connection, applying then dropping,
 //! a delay).
+//!
+//! # Real network faults
+//!
+//! A cut-off body and a dropped connection are real: [`Simulator::uri`] is a loopback front
+//! that passes every request on to the wiremock server and its answer back, except that for
+//! [`FaultKind::Truncated`] it sends the headers (announcing the whole body) and half the body
+//! and then closes the connection, and for [`FaultKind::DropConnection`],
+//! [`FaultKind::ApplyThenDrop`] and [`FaultKind::CommitLate`] it closes the connection without
+//! an answer. The client sees this at once and the same way in debug and release builds
+//! (wiremock alone cannot send a body shorter than its `content-length`: hyper panics on it in
+//! debug builds and the client waits for its timeout in release builds). Mocks mounted on
+//! [`Simulator::server`] are reached through the front too.
 //!
 //! # Latency
 //!
@@ -76,6 +88,10 @@ use std::time::Duration;
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 use crate::testkit::faults::{self, FaultKind, FaultRule, drop_connection, html_page};
+
+pub(crate) mod front;
+
+use front::Front;
 
 /// What the call log keeps of one call: at least the operation's name, which is what
 /// [`FaultRule::on`] and [`Simulator::call_count`] match.
@@ -147,7 +163,8 @@ pub trait Wire: Send + Sync + 'static {
     }
 
     /// A successful-looking answer to this call cut off in the middle
-    /// ([`FaultKind::Truncated`]); [`faults::cut_off`] makes one from a full body.
+    /// ([`FaultKind::Truncated`]); [`faults::cut_off`] (XML) or [`faults::cut_off_as`] makes
+    /// one from the full body, which the simulator's front then cuts off.
     fn truncated(&self, call: &Self::Call) -> ResponseTemplate;
 }
 
@@ -170,8 +187,10 @@ impl<W: Wire> Shared<W> {
 }
 
 /// A running simulator: the vendor's [`Wire`], its state, fault knobs, latency and call log,
-/// answering on a loopback [`MockServer`]. Dropping it stops the server.
+/// answering on a loopback [`MockServer`] behind a loopback front (see the
+/// [module docs](self#real-network-faults)). Dropping it stops both.
 pub struct Simulator<W: Wire> {
+    front: Front,
     server: MockServer,
     shared: Arc<Shared<W>>,
 }
@@ -180,7 +199,7 @@ impl<W: Wire> fmt::Debug for Simulator<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.shared.lock();
         f.debug_struct("Simulator")
-            .field("uri", &self.server.uri())
+            .field("uri", &self.front.uri())
             .field("rules", &inner.rules)
             .field("latency", &inner.latency)
             .field("calls", &inner.calls.len())
@@ -202,16 +221,24 @@ impl<W: Wire> Simulator<W> {
             }),
         });
         let server = faults::serve(Responder(shared.clone())).await;
-        Self { server, shared }
+        let front = Front::start(*server.address());
+        Self {
+            front,
+            server,
+            shared,
+        }
     }
 
-    /// The server's base URI (`http://127.0.0.1:<port>`, no trailing slash).
+    /// The simulator's base URI (`http://127.0.0.1:<port>`, no trailing slash): its loopback
+    /// front, which carries out cut-off bodies and dropped connections.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.front.uri()
     }
 
-    /// The wiremock server, for request inspection (and for mounting a mock in front of the
-    /// simulator with a higher priority).
+    /// The wiremock server behind the front, for request inspection (and for mounting a mock in
+    /// front of the simulator with a higher priority; clients reach it through [`uri`](Self::uri)
+    /// as well). Its own `uri()` bypasses the front: fault knobs that cut a body off or drop a
+    /// connection do not take effect there.
     pub fn server(&self) -> &MockServer {
         &self.server
     }

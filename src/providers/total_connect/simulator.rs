@@ -54,7 +54,7 @@ use crate::providers::total_connect::wire::{
     PlansReply, ResultStatus, ServicesChange, StatusReply,
 };
 pub use crate::testkit::faults::{FaultKind, FaultRule};
-use crate::testkit::faults::{cut_off, html_page};
+use crate::testkit::faults::{cut_off, cut_off_as, html_page};
 use crate::testkit::resilience::SimulatorControl;
 use crate::testkit::sim::{CallRecord, Routed, Simulator, Wire};
 
@@ -518,13 +518,16 @@ impl Wire for TotalConnectWire {
                 op,
                 soap_result(op, 0, "Success", Some(&new_session_id())),
             )),
-            TcCall::Api { .. } => cut_off_json(&to_json(&AccountListReply {
-                status: ok(),
-                accounts: vec![AccountRef {
-                    account_id: "5100001".into(),
-                    dealer_customer_id: None,
-                }],
-            })),
+            TcCall::Api { .. } => cut_off_as(
+                &to_json(&AccountListReply {
+                    status: ok(),
+                    accounts: vec![AccountRef {
+                        account_id: "5100001".into(),
+                        dealer_customer_id: None,
+                    }],
+                }),
+                "application/json; charset=utf-8",
+            ),
         }
     }
 }
@@ -742,14 +745,6 @@ fn status_only(code: i64, data: impl Into<String>) -> String {
     to_json(&StatusReply {
         status: status(code, data),
     })
-}
-
-/// A JSON answer cut off in the middle (the length announced is longer than what is sent).
-fn cut_off_json(body: &str) -> ResponseTemplate {
-    let half = body.get(..body.len() / 2).unwrap_or("");
-    ResponseTemplate::new(200)
-        .insert_header("content-length", (body.len() + 64).to_string().as_str())
-        .set_body_raw(half.as_bytes().to_vec(), "application/json; charset=utf-8")
 }
 
 enum Route<'a> {

@@ -1,0 +1,468 @@
+//! The simulator's front: a small loopback HTTP/1 relay in front of the wiremock server, which
+//! carries out the faults a [`ResponseTemplate`](wiremock::ResponseTemplate) cannot.
+//!
+//! wiremock (hyper underneath) can only send a well-formed answer: a template whose body is
+//! shorter than its `content-length` trips a `debug_assert!` in hyper in debug builds (a panic
+//! backtrace in the server thread) and leaves the client waiting for the missing bytes until its
+//! own timeout in release builds. So the simulator core answers a cut-off body or a dropped
+//! connection with a well-formed template that carries a marker header
+//! ([`faults::cut_off`](crate::testkit::faults::cut_off), [`faults::drop_connection`](crate::testkit::faults::drop_connection)),
+//! and this front, which is what [`Simulator::uri`](super::Simulator::uri) points at,
+//! turns the marker into the real fault:
+//!
+//! - a cut-off body: the status line and headers (announcing the full length) and the first half
+//!   of the body are sent, then the connection is closed;
+//! - a dropped connection: the connection is closed without any answer.
+//!
+//! The client sees the same thing in debug and release builds, at once, and no panic is
+//! printed. Every other answer is passed on unchanged (less the marker); the client's
+//! connection is kept alive when it asked for that and the answer's length is known.
+//!
+//! Each request is passed on to the wiremock server on a connection of its own (with
+//! `connection: close`), so the front reads an answer simply to its end. It runs on its own
+//! thread and runtime, like wiremock's server, so it works under any runtime the test uses, and
+//! it stops when the [`Front`] is dropped. Nothing a client sends can make it panic: a request
+//! it cannot frame is answered 400 and the connection closed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// The marker header: its value says which fault the front carries out. Never reaches a client.
+pub(crate) const FAULT_HEADER: &str = "x-simulator-fault";
+/// [`FAULT_HEADER`] value: send the headers and half the body, then close.
+pub(crate) const CUT_OFF: &str = "cut-off";
+/// [`FAULT_HEADER`] value: close without answering.
+pub(crate) const DROP: &str = "drop";
+
+/// Longest request head the front reads.
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest request body the front passes on.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+const BAD_REQUEST: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A running front; dropping it stops it.
+pub(crate) struct Front {
+    addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Front {
+    /// Starts a front on `127.0.0.1:<free port>` that passes requests on to `upstream`.
+    ///
+    /// # Panics
+    ///
+    /// When no loopback port can be bound or the front's thread cannot start, as
+    /// [`MockServer`](wiremock::MockServer) does.
+    pub(crate) fn start(upstream: SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .unwrap_or_else(|e| panic!("the simulator's front cannot bind a loopback port: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("the simulator's front has no address: {e}"));
+        let (stop, stopped) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("the simulator's front cannot build its runtime: {e}"));
+        std::thread::Builder::new()
+            .name("simulator-front".into())
+            .spawn(move || runtime.block_on(serve(listener, upstream, stopped)))
+            .unwrap_or_else(|e| panic!("the simulator's front cannot start its thread: {e}"));
+        Self { addr, _stop: stop }
+    }
+
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub(crate) fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    upstream: SocketAddr,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "the simulator's front cannot listen");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((client, _)) => {
+                    tokio::spawn(relay(client, upstream));
+                }
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
+/// Why a client connection ends early.
+enum Ended {
+    /// The client went away, or the connection is to be closed without a word.
+    Closed,
+    /// A request the front cannot frame: answer 400 and close.
+    Bad,
+}
+
+/// One request, read whole.
+struct Request {
+    /// Head (with `connection: close`, without `expect`) and body, as passed on.
+    forward: Vec<u8>,
+    /// The client asked to close after the answer.
+    close: bool,
+    /// A `HEAD` request (its answer has no body whatever its headers say).
+    head_method: bool,
+}
+
+async fn relay(mut client: TcpStream, upstream: SocketAddr) {
+    let _ = client.set_nodelay(true);
+    let mut buf = Vec::new();
+    loop {
+        let request = match read_request(&mut client, &mut buf).await {
+            Ok(Some(request)) => request,
+            Ok(None) | Err(Ended::Closed) => return,
+            Err(Ended::Bad) => {
+                let _ = client.write_all(BAD_REQUEST).await;
+                let _ = client.shutdown().await;
+                return;
+            }
+        };
+        match answer(&mut client, upstream, &request).await {
+            Ok(true) => continue,
+            Ok(false) | Err(_) => {
+                let _ = client.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+/// Reads more from the client into `buf`; `Ok(0)` at the end of the stream.
+async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, Ended> {
+    client.read_buf(buf).await.map_err(|_| Ended::Closed)
+}
+
+/// The next request on the connection, taken out of `buf`; `None` when the client closed
+/// between requests.
+async fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Option<Request>, Ended> {
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(Ended::Bad);
+        }
+        if read_more(client, buf).await? == 0 {
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(Ended::Closed)
+            };
+        }
+    };
+    let head = Head::parse(&buf[..head_end - 4]).ok_or(Ended::Bad)?;
+    let http_10 = head.start.ends_with(b"HTTP/1.0");
+    let close = if http_10 {
+        !head.has_token("connection", "keep-alive")
+    } else {
+        head.has_token("connection", "close")
+    };
+    let chunked = head.has_token("transfer-encoding", "chunked");
+    let length = if chunked {
+        None
+    } else {
+        content_length(&head)?
+    };
+    if length.is_some_and(|n| n > MAX_BODY) {
+        return Err(Ended::Bad);
+    }
+    let expects_body = chunked || length.is_some_and(|n| n > 0);
+    let expect_continue = head
+        .values("expect")
+        .any(|v| v.eq_ignore_ascii_case(b"100-continue"));
+
+    let mut forward = Vec::with_capacity(head_end + length.unwrap_or(0) + 32);
+    forward.extend_from_slice(head.start);
+    forward.extend_from_slice(b"\r\n");
+    for field in &head.fields {
+        if !field.is_any(&["connection", "keep-alive", "proxy-connection", "expect"]) {
+            forward.extend_from_slice(field.line);
+            forward.extend_from_slice(b"\r\n");
+        }
+    }
+    forward.extend_from_slice(b"connection: close\r\n\r\n");
+    let head_method = head.start.starts_with(b"HEAD ");
+
+    if expect_continue && expects_body {
+        client
+            .write_all(CONTINUE)
+            .await
+            .map_err(|_| Ended::Closed)?;
+    }
+    let end = loop {
+        let body = &buf[head_end..];
+        let done = if chunked {
+            chunked_len(body).map_err(|()| Ended::Bad)?
+        } else {
+            let n = length.unwrap_or(0);
+            (body.len() >= n).then_some(n)
+        };
+        if let Some(n) = done {
+            break head_end + n;
+        }
+        if body.len() > MAX_BODY {
+            return Err(Ended::Bad);
+        }
+        if read_more(client, buf).await? == 0 {
+            return Err(Ended::Closed);
+        }
+    };
+    forward.extend_from_slice(&buf[head_end..end]);
+    buf.drain(..end);
+    Ok(Some(Request {
+        forward,
+        close,
+        head_method,
+    }))
+}
+
+/// The request's `content-length`, if any; several must agree.
+fn content_length(head: &Head<'_>) -> Result<Option<usize>, Ended> {
+    let mut length = None;
+    for value in head.values("content-length") {
+        let n = std::str::from_utf8(value)
+            .ok()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or(Ended::Bad)?;
+        if length.is_some_and(|l| l != n) {
+            return Err(Ended::Bad);
+        }
+        length = Some(n);
+    }
+    Ok(length)
+}
+
+/// Passes `request` on and its answer back, carrying out a fault marker. `Ok(true)` when the
+/// client's connection stays open for another request.
+async fn answer(
+    client: &mut TcpStream,
+    upstream: SocketAddr,
+    request: &Request,
+) -> Result<bool, Ended> {
+    let mut server = TcpStream::connect(upstream)
+        .await
+        .map_err(|_| Ended::Closed)?;
+    let _ = server.set_nodelay(true);
+    server
+        .write_all(&request.forward)
+        .await
+        .map_err(|_| Ended::Closed)?;
+    let mut response = Vec::new();
+    server
+        .read_to_end(&mut response)
+        .await
+        .map_err(|_| Ended::Closed)?;
+    drop(server);
+
+    // No answer at all from the server: the client gets none either.
+    let head_end = find(&response, b"\r\n\r\n").ok_or(Ended::Closed)? + 4;
+    let head = Head::parse(&response[..head_end - 4]).ok_or(Ended::Closed)?;
+    let body = &response[head_end..];
+    let fault = head.values(FAULT_HEADER).next();
+
+    if fault.is_some_and(|v| v.eq_ignore_ascii_case(DROP.as_bytes())) {
+        return Err(Ended::Closed);
+    }
+    let cut_off = fault.is_some_and(|v| v.eq_ignore_ascii_case(CUT_OFF.as_bytes()));
+
+    let status = head
+        .start
+        .split(|&b| b == b' ')
+        .nth(1)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    let delimited = request.head_method
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+        || head.values("content-length").next().is_some()
+        || head.has_token("transfer-encoding", "chunked");
+    let keep_alive = delimited && !request.close && !cut_off;
+
+    let mut out = Vec::with_capacity(response.len() + 32);
+    out.extend_from_slice(head.start);
+    out.extend_from_slice(b"\r\n");
+    for field in &head.fields {
+        if !field.is_any(&["connection", "keep-alive", FAULT_HEADER]) {
+            out.extend_from_slice(field.line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if !keep_alive && !cut_off {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if cut_off {
+        // The headers announce the whole body; half of it comes, then the connection closes.
+        out.extend_from_slice(&body[..body.len() / 2]);
+    } else {
+        out.extend_from_slice(body);
+    }
+    client.write_all(&out).await.map_err(|_| Ended::Closed)?;
+    client.flush().await.map_err(|_| Ended::Closed)?;
+    Ok(keep_alive)
+}
+
+/// The head of a request or an answer: the start line and the header fields.
+struct Head<'a> {
+    start: &'a [u8],
+    fields: Vec<Field<'a>>,
+}
+
+struct Field<'a> {
+    name: &'a [u8],
+    value: &'a [u8],
+    /// The whole line, as received.
+    line: &'a [u8],
+}
+
+impl Field<'_> {
+    fn is_any(&self, names: &[&str]) -> bool {
+        names
+            .iter()
+            .any(|n| self.name.eq_ignore_ascii_case(n.as_bytes()))
+    }
+}
+
+impl<'a> Head<'a> {
+    /// Parses a head without its final empty line; `None` when a field line has no colon.
+    fn parse(head: &'a [u8]) -> Option<Self> {
+        let mut lines = head
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let start = lines.next()?;
+        let mut fields = Vec::new();
+        for line in lines {
+            if line.is_empty() {
+                continue;
+            }
+            let colon = line.iter().position(|&b| b == b':')?;
+            fields.push(Field {
+                name: line[..colon].trim_ascii(),
+                value: line[colon + 1..].trim_ascii(),
+                line,
+            });
+        }
+        Some(Self { start, fields })
+    }
+
+    fn values<'h>(&'h self, name: &'h str) -> impl Iterator<Item = &'a [u8]> + 'h {
+        self.fields
+            .iter()
+            .filter(move |f| f.name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| f.value)
+    }
+
+    /// Whether a comma-separated field `name` holds `token`.
+    fn has_token(&self, name: &str, token: &str) -> bool {
+        self.values(name).any(|v| {
+            v.split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The length of a complete chunked body at the start of `data` (trailers included), `None`
+/// while more is needed, `Err` when it is not chunked coding.
+fn chunked_len(data: &[u8]) -> Result<Option<usize>, ()> {
+    let mut pos = 0;
+    loop {
+        let Some(eol) = find(&data[pos..], b"\r\n") else {
+            return Ok(None);
+        };
+        let line = &data[pos..pos + eol];
+        let size = line
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or(line)
+            .trim_ascii();
+        if size.is_empty() || size.len() > 15 || !size.iter().all(u8::is_ascii_hexdigit) {
+            return Err(());
+        }
+        let size = std::str::from_utf8(size)
+            .ok()
+            .and_then(|s| usize::from_str_radix(s, 16).ok())
+            .ok_or(())?;
+        pos += eol + 2;
+        if size == 0 {
+            // Trailer fields, then an empty line.
+            loop {
+                let Some(eol) = find(&data[pos..], b"\r\n") else {
+                    return Ok(None);
+                };
+                pos += eol + 2;
+                if eol == 0 {
+                    return Ok(Some(pos));
+                }
+            }
+        }
+        let end = pos.checked_add(size).ok_or(())?;
+        let Some(crlf) = data.get(end..end + 2) else {
+            return Ok(None);
+        };
+        if crlf != b"\r\n" {
+            return Err(());
+        }
+        pos = end + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_framed() {
+        assert_eq!(chunked_len(b"0\r\n\r\n"), Ok(Some(5)));
+        assert_eq!(chunked_len(b"3\r\nabc\r\n0\r\n\r\nGET"), Ok(Some(13)));
+        let with_trailer = b"3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n";
+        assert_eq!(chunked_len(with_trailer), Ok(Some(with_trailer.len())));
+        assert_eq!(chunked_len(b"3\r\nab"), Ok(None));
+        assert_eq!(chunked_len(b"3\r\nabc\r\n0\r\n"), Ok(None));
+        assert_eq!(chunked_len(b"zz\r\n"), Err(()));
+        assert_eq!(chunked_len(b"3\r\nabcd\r\n"), Err(()));
+        assert_eq!(chunked_len(b"ffffffffffffffff\r\n"), Err(()));
+    }
+
+    #[test]
+    fn heads_are_read_without_trusting_them() {
+        let head =
+            Head::parse(b"POST /x HTTP/1.1\r\nContent-Length: 3\r\nConnection: keep-alive, close")
+                .expect("a head");
+        assert_eq!(head.start, b"POST /x HTTP/1.1");
+        assert!(head.has_token("connection", "close"));
+        assert_eq!(head.values("content-length").next(), Some(&b"3"[..]));
+        assert!(Head::parse(b"GET / HTTP/1.1\r\nno colon here").is_none());
+    }
+}
