@@ -118,12 +118,15 @@ pub enum Error {
 
     /// The provider does not offer this operation (see
     /// [`Capabilities`](crate::Capabilities)).
-    #[error("{provider}: {operation} is not supported by this provider")]
+    #[error("{provider}: {operation} is not supported by this provider{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Unsupported {
         /// The provider.
         provider: String,
         /// The operation.
         operation: &'static str,
+        /// Why, when more can be said than "not implemented": a modelled vendor operation the
+        /// vendor did not recognize, a feature the vendor account lacks.
+        reason: Option<String>,
     },
 
     /// The configuration is Inactive: nothing is provisioned or changed through it.
@@ -729,6 +732,20 @@ impl Error {
         Error::Unsupported {
             provider: provider.into(),
             operation,
+            reason: None,
+        }
+    }
+
+    /// [`Error::Unsupported`] with the reason.
+    pub fn unsupported_because(
+        provider: impl Into<String>,
+        operation: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Unsupported {
+            provider: provider.into(),
+            operation,
+            reason: Some(capped(reason.into())),
         }
     }
 

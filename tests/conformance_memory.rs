@@ -139,9 +139,7 @@ async fn drain(
 fn payments<'a>(events: &'a [IspEvent], reference: &str) -> Vec<&'a IspEvent> {
     events
         .iter()
-        .filter(|e| {
-            matches!(&e.kind, EventKind::PaymentReceived { reference: r, .. } if r == reference)
-        })
+        .filter(|e| matches!(&e.kind, EventKind::PaymentApplied(p) if &p.payment_id == reference))
         .collect()
 }
 
@@ -186,7 +184,7 @@ async fn a_recorded_payment_appears_exactly_once_across_pages() {
     let payment = found[0];
     assert_eq!(payment.account, paying);
     match &payment.kind {
-        EventKind::PaymentReceived { amount: got, .. } => assert_eq!(got, &amount),
+        EventKind::PaymentApplied(payment) => assert_eq!(&payment.amount, &amount),
         other => panic!("unexpected {other:?}"),
     }
     // In the order it happened: after the accounts created before it.

@@ -740,6 +740,7 @@ fn assert_unsupported(result: Result<impl std::fmt::Debug>, operation: &str) {
         Err(Error::Unsupported {
             provider,
             operation: op,
+            ..
         }) => {
             assert_eq!(provider, "minimal");
             assert_eq!(op, operation);

@@ -2,6 +2,7 @@
 //!
 //! Nothing here knows a wire format; each provider maps its vendor's shapes onto these.
 
+pub mod billing;
 pub(crate) mod kind;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +12,10 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+pub use billing::{
+    BillingSummary, CardExpiry, Invoice, MoneyError, Payment, PaymentMethodKind,
+    PaymentMethodUpdate, PaymentRecord, PaymentReversal,
+};
 pub use kind::{CredentialField, ProviderKind, ProvisionField};
 
 macro_rules! string_id {
@@ -657,10 +662,25 @@ pub struct Money {
 }
 
 impl fmt::Display for Money {
+    /// `12.34 USD`, `1234 JPY`, `1.234 KWD`: as many decimals as the currency has (two for a
+    /// code the crate does not know).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.minor_units < 0 { "-" } else { "" };
         let abs = self.minor_units.unsigned_abs();
-        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+        let exponent = billing::currency_exponent(&self.currency).unwrap_or(2);
+        let scale = 10u64.pow(u32::from(exponent));
+        if exponent == 0 {
+            write!(f, "{sign}{abs} {}", self.currency)
+        } else {
+            write!(
+                f,
+                "{sign}{}.{:0width$} {}",
+                abs / scale,
+                abs % scale,
+                self.currency,
+                width = usize::from(exponent)
+            )
+        }
     }
 }
 
@@ -678,17 +698,21 @@ pub enum EventKind {
     },
     /// An account was terminated.
     AccountTerminated,
-    /// The customer paid in the vendor's app.
-    PaymentReceived {
-        /// The amount paid.
-        amount: Money,
-        /// The vendor's payment reference.
-        reference: String,
-    },
-    /// The customer changed their payment method in the vendor's app.
-    PaymentMethodChanged {
-        /// A non-sensitive description (`Visa ending 4242`).
-        description: String,
+    /// The customer paid in the vendor's app: an invoice they named, or their outstanding
+    /// balance.
+    PaymentApplied(Payment),
+    /// A payment was taken back (a refund, a chargeback).
+    PaymentReversed(PaymentReversal),
+    /// The customer changed the payment method of their recurring charges in the vendor's app.
+    PaymentMethodUpdated(PaymentMethodUpdate),
+    /// An event the vendor sent that the crate could not read (a missing field, an amount that
+    /// is not a number): a sink should park it with `problem` as the reason, so that the
+    /// events after it still arrive.
+    Malformed {
+        /// The vendor's event type, as sent.
+        vendor_type: String,
+        /// What was wrong, without the offending value.
+        problem: String,
     },
     /// An event the crate does not know, with its vendor type.
     Other {

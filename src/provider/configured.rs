@@ -9,8 +9,9 @@ use super::{Capabilities, InteractiveServicesProvider};
 use crate::config::{IspConfig, Status};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest, CredentialCheck,
-    Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
+    AccountId, BillingSummary, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest,
+    CredentialCheck, Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest,
+    ServicePlan,
 };
 
 /// What a provider built from a catalog entry rebuilds itself from: the entry's current
@@ -61,6 +62,7 @@ struct Rules {
     config_name: String,
     status: Status,
     default_plan: Option<crate::model::PlanId>,
+    billing: bool,
 }
 
 impl Rules {
@@ -69,6 +71,7 @@ impl Rules {
             config_name: config.name().to_owned(),
             status: config.status(),
             default_plan: config.default_plan().cloned(),
+            billing: config.billing(),
         }
     }
 }
@@ -316,5 +319,38 @@ impl InteractiveServicesProvider for ConfiguredProvider {
     ) -> Result<BuilderProgramRecord> {
         let (inner, _) = self.ensure_active("create_builder_program_record")?;
         inner.create_builder_program_record(request).await
+    }
+    async fn activate_billing(&self) -> Result<()> {
+        let (inner, _) = self.ensure_billing("activate_billing")?;
+        inner.activate_billing().await
+    }
+    async fn push_billing_summary(
+        &self,
+        account: &AccountId,
+        summary: &BillingSummary,
+    ) -> Result<()> {
+        let (inner, _) = self.ensure_billing("push_billing_summary")?;
+        inner.push_billing_summary(account, summary).await
+    }
+}
+
+impl ConfiguredProvider {
+    /// Billing calls need an Active configuration that opted into billing.
+    fn ensure_billing(
+        &self,
+        operation: &'static str,
+    ) -> Result<(Arc<dyn InteractiveServicesProvider>, Rules)> {
+        let (inner, rules) = self.ensure_active(operation)?;
+        if !rules.billing {
+            return Err(Error::invalid_request(
+                inner.kind().to_string(),
+                operation,
+                format!(
+                    "ISP configuration `{}` has not opted into billing sync; turn its billing opt-in on first",
+                    rules.config_name
+                ),
+            ));
+        }
+        Ok((inner, rules))
     }
 }

@@ -23,8 +23,9 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest, CredentialCheck,
-    Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
+    AccountId, BillingSummary, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest,
+    CredentialCheck, Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest,
+    ServicePlan,
 };
 
 /// Which optional operations a provider supports. Calls outside them answer
@@ -134,6 +135,25 @@ pub trait InteractiveServicesProvider: fmt::Debug + Send + Sync + 'static {
         Err(self.unsupported("create_builder_program_record"))
     }
 
+    /// Turns billing sync on at the vendor, after checking the login may: payments and
+    /// payment-method changes customers make in the vendor's app then appear in
+    /// [`events_since`](Self::events_since). Doing it again changes nothing.
+    async fn activate_billing(&self) -> Result<()> {
+        Err(self.unsupported("activate_billing"))
+    }
+
+    /// Tells the vendor what `account`'s customer owes and has paid, so that the vendor's app
+    /// shows their bills and takes payment on an overdue invoice. Replaces what was sent
+    /// before for that account.
+    async fn push_billing_summary(
+        &self,
+        account: &AccountId,
+        summary: &BillingSummary,
+    ) -> Result<()> {
+        let _ = (account, summary);
+        Err(self.unsupported("push_billing_summary"))
+    }
+
     /// The [`Error::Unsupported`] for `operation` on this provider.
     fn unsupported(&self, operation: &'static str) -> Error {
         Error::unsupported(self.kind().to_string(), operation)
@@ -182,6 +202,16 @@ macro_rules! forward {
                 request: &BuilderProgramRecordRequest,
             ) -> Result<BuilderProgramRecord> {
                 (**self).create_builder_program_record(request).await
+            }
+            async fn activate_billing(&self) -> Result<()> {
+                (**self).activate_billing().await
+            }
+            async fn push_billing_summary(
+                &self,
+                account: &AccountId,
+                summary: &BillingSummary,
+            ) -> Result<()> {
+                (**self).push_billing_summary(account, summary).await
             }
         }
     };

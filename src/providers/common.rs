@@ -196,7 +196,7 @@ where
 /// every trait method is then that one line, the same for every vendor.
 #[allow(unused_macros)] // unused when no vendor feature is on
 macro_rules! vendor_provider {
-    ($ty:ty, kind: $kind:expr, capabilities: $caps:expr) => {
+    ($ty:ty, kind: $kind:expr, capabilities: |$this:ident| $caps:expr $(, extra: { $($extra:tt)* })?) => {
         #[async_trait::async_trait]
         impl crate::provider::InteractiveServicesProvider for $ty {
             fn kind(&self) -> crate::model::ProviderKind {
@@ -204,6 +204,7 @@ macro_rules! vendor_provider {
             }
 
             fn capabilities(&self) -> crate::provider::Capabilities {
+                let $this = self;
                 $caps
             }
 
@@ -261,6 +262,8 @@ macro_rules! vendor_provider {
                     .await
                     .map_err(|e| self.finish(e, "list_accounts"))
             }
+
+            $($($extra)*)?
         }
     };
 }

@@ -107,17 +107,19 @@ impl InMemoryProvider {
         });
     }
 
-    /// Records a payment the customer made "in the vendor's app"; it appears in
-    /// [`events_since`](InteractiveServicesProvider::events_since).
+    /// Records a payment the customer made "in the vendor's app" (to their outstanding
+    /// balance); it appears in [`events_since`](InteractiveServicesProvider::events_since).
     pub fn record_payment(&self, account: &AccountId, amount: Money, reference: &str) {
         let mut state = self.state();
         Self::push_event(
             &mut state,
             account,
-            EventKind::PaymentReceived {
+            EventKind::PaymentApplied(crate::model::Payment::new(
+                reference,
                 amount,
-                reference: reference.to_owned(),
-            },
+                Utc::now(),
+                "card",
+            )),
         );
     }
 

@@ -82,6 +82,7 @@
 //! - an unknown customer id answered with a fault whose text says the customer was not found;
 //! - `TerminateCustomer` answering `false` for a customer already terminated.
 
+pub mod billing;
 #[cfg(feature = "testkit")]
 pub mod simulator;
 mod spec;
@@ -125,6 +126,16 @@ pub const INTEGRATION_ROLE: &str = "SecurityTrax Integration User";
 pub const INTEGRATION_TEMPLATE: &str = "SecurityTrax Integration";
 /// The permission billing sync needs.
 pub const BILLING_PERMISSION: &str = "setSecurityTraxSettings";
+
+/// The operations the crate modelled (no public source shows them): a service that does not
+/// know one answers as ASMX does, and the call is [`Error::Unsupported`] saying so.
+pub const MODELLED_OPERATIONS: &[&str] = &[
+    "GetLoginRoles",
+    billing::ACTIVATE,
+    billing::EVENTS,
+    billing::SUMMARY,
+];
+const MODELLED: &[&str] = MODELLED_OPERATIONS;
 /// The custom role for Builder Program calls.
 pub const BUILDER_PROGRAM_ROLE: &str = "Builder Program";
 /// The two legacy roles that together also allow Builder Program calls.
@@ -302,7 +313,17 @@ impl AlarmCom {
 
     fn fault_error(&self, operation: &'static str, fault: SoapFault) -> Error {
         if fault.is_unknown_operation() {
-            return Error::unsupported(PROVIDER, operation);
+            let modelled = if MODELLED.contains(&operation) {
+                " (the crate modelled it: no public source shows it)"
+            } else {
+                ""
+            };
+            return Error::unsupported_because(
+                PROVIDER,
+                operation,
+                format!("this Alarm.com service does not know the operation {operation}{modelled}"),
+            )
+            .in_vendor_call(operation);
         }
         let text = fault.reason.to_ascii_lowercase();
         if let Some(rest) = fault
@@ -381,12 +402,12 @@ impl AlarmCom {
                 BILLING_PERMISSION.into(),
                 if sub_dealer {
                     format!(
-                        "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. Ask the account owner to grant it to sub-dealer {} in the Alarm.com Partner Portal (dealer settings, permissions).",
+                        "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. Ask the account owner to request it for sub-dealer {} from their Alarm.com technical account manager; once it is granted, activate billing sync again.",
                         self.login.dealer_id.unwrap_or_default()
                     )
                 } else {
                     format!(
-                        "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. As the account owner, grant it in the Alarm.com Partner Portal (dealer settings, permissions), then check the credentials again."
+                        "Billing sync needs the `{BILLING_PERMISSION}` permission on the dealer account. Ask your Alarm.com technical account manager to grant it; once it is granted, activate billing sync again (activate_billing)."
                     )
                 },
             );
@@ -587,13 +608,112 @@ impl AlarmCom {
 super::common::vendor_provider!(
     AlarmCom,
     kind: KIND,
-    capabilities: Capabilities {
+    // The event feed is the billing feed: there only when the configuration opted in.
+    capabilities: |this| Capabilities {
             validate_only_changes: true,
             add_on_quantities: true,
             account_listing: true,
+            events: this.billing,
+            billing: this.billing,
             ..Capabilities::NONE
+        },
+    extra: {
+        async fn events_since(
+            &self,
+            cursor: Option<&crate::model::Cursor>,
+        ) -> crate::Result<crate::model::EventPage> {
+            self.events_since_inner(cursor)
+                .await
+                .map_err(|e| self.finish(e, "events_since"))
         }
+
+        async fn activate_billing(&self) -> crate::Result<()> {
+            self.activate_billing_inner()
+                .await
+                .map_err(|e| self.finish(e, "activate_billing"))
+        }
+
+        async fn push_billing_summary(
+            &self,
+            account: &AccountId,
+            summary: &crate::model::BillingSummary,
+        ) -> crate::Result<()> {
+            self.push_billing_summary_inner(account, summary)
+                .await
+                .map_err(|e| self.finish(e, "push_billing_summary"))
+        }
+    }
 );
+
+/// Billing sync (modelled; see [`billing`]).
+impl AlarmCom {
+    async fn events_since_inner(
+        &self,
+        cursor: Option<&crate::model::Cursor>,
+    ) -> Result<crate::model::EventPage> {
+        if !self.billing {
+            return Err(Error::unsupported_because(
+                PROVIDER,
+                "events_since",
+                "Alarm.com's event feed is its billing feed, and this configuration has not opted into billing sync",
+            ));
+        }
+        let after = billing::after_event_id(cursor)
+            .map_err(|why| Error::invalid_request(PROVIDER, "events_since", why))?;
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                billing::EVENTS,
+                billing::events_request(after),
+                true,
+            )
+            .await?;
+        Self::parse(billing::EVENTS, billing::parse_events(&r, after))
+    }
+
+    async fn activate_billing_inner(&self) -> Result<()> {
+        // The permission is checked first where the roles can be read; a service that cannot
+        // say leaves it to the activation call, which answers a permission fault itself.
+        let check = self.validate_credentials_inner().await?;
+        if check.unverified.is_empty() && !check.granted.iter().any(|g| g == "billing") {
+            let (permission, guidance) = self.permission_guidance(BILLING_PERMISSION);
+            return Err(Error::permission_denied(
+                PROVIDER,
+                "activate_billing",
+                permission,
+                guidance,
+            ));
+        }
+        let r = self
+            .call(
+                Service::DealerManagement,
+                billing::ACTIVATE,
+                billing::activate_request(),
+                true,
+            )
+            .await?;
+        self.check_success(billing::ACTIVATE, &r)
+    }
+
+    async fn push_billing_summary_inner(
+        &self,
+        account: &AccountId,
+        summary: &crate::model::BillingSummary,
+    ) -> Result<()> {
+        let customer = Self::customer_id("push_billing_summary", account)?;
+        // The summary replaces the previous one: sending it twice is harmless, so it may be
+        // retried.
+        let r = self
+            .call(
+                Service::CustomerManagement,
+                billing::SUMMARY,
+                billing::summary_request(customer, summary),
+                true,
+            )
+            .await?;
+        self.check_success(billing::SUMMARY, &r)
+    }
+}
 
 /// The operations' bodies; the trait methods name the crate's operation on their errors.
 impl AlarmCom {

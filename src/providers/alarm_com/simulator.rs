@@ -22,7 +22,7 @@ use wiremock::{MockServer, ResponseTemplate};
 
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
-use crate::model::AccountId;
+use crate::model::{AccountId, BillingSummary, Invoice, Money, PaymentRecord};
 use crate::providers::alarm_com::{
     AddOnFeature, BILLING_PERMISSION, BUILDER_PROGRAM_LEGACY_ROLES, BUILDER_PROGRAM_ROLE,
     INTEGRATION_ROLE, INTEGRATION_TEMPLATE, wire,
@@ -33,7 +33,7 @@ use crate::testkit::resilience::SimulatorControl;
 use crate::testkit::sim::{CallRecord, Routed, Simulator, Wire};
 
 /// The operations of the simulator that no public source shows (the crate's model of them).
-pub const MODELLED_OPERATIONS: &[&str] = &["GetLoginRoles"];
+pub use super::MODELLED_OPERATIONS;
 
 /// The login every simulator starts with: an account owner with every role.
 pub const DEFAULT_LOGIN: &str = "dealer-integration";
@@ -183,6 +183,31 @@ struct SimState {
     packages: Vec<(i64, &'static str, &'static str, &'static str)>,
     accept_duplicate_dealer_ids: bool,
     serve_modelled: bool,
+    billing: SimBilling,
+}
+
+/// The simulator's billing side (modelled, see [`billing`](super::billing)).
+#[derive(Debug, Default)]
+struct SimBilling {
+    /// Whether `SetSecurityTraxSettings` turned billing sync on.
+    active: bool,
+    /// Every billing event, oldest first.
+    events: Vec<SimBillingEvent>,
+    /// The last `SetCustomerBillingSummary` of each customer.
+    summaries: BTreeMap<i64, BillingSummary>,
+    next_payment: u64,
+}
+
+/// One billing event the simulator will report: its id, the customer and its fields as they
+/// travel in a `BillingEvent` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimBillingEvent {
+    /// `EventId`.
+    pub id: i64,
+    /// The customer it concerns (for the sub-dealer filter).
+    pub customer: i64,
+    /// The fields after `EventId`, in order.
+    pub fields: Vec<(String, String)>,
 }
 
 /// The simulator. Dropping it stops the server.
@@ -218,6 +243,7 @@ impl AlarmComSimulator {
             ],
             accept_duplicate_dealer_ids: false,
             serve_modelled: true,
+            billing: SimBilling::default(),
         };
         Self {
             core: Simulator::start(AlarmComWire, state).await,
@@ -341,6 +367,142 @@ impl AlarmComSimulator {
     pub fn call_count(&self, operation: &str) -> usize {
         self.core.call_count(operation)
     }
+
+    // -----------------------------------------------------------------------------------------
+    // billing (modelled)
+
+    /// Whether billing sync was activated (`SetSecurityTraxSettings`).
+    pub fn billing_active(&self) -> bool {
+        self.core.with_state(|s| s.billing.active)
+    }
+
+    /// The customer pays `cents` of `currency` in the Alarm.com app: for `invoice` when given,
+    /// else towards their balance. Returns the payment id.
+    pub fn pay(&self, customer: i64, invoice: Option<&str>, cents: i64, currency: &str) -> String {
+        self.core.with_state(|s| {
+            s.billing.next_payment += 1;
+            let payment = format!("PAY-{}", s.billing.next_payment);
+            let mut fields = vec![
+                ("EventType", "PaymentApplied".to_owned()),
+                ("PaymentId", payment.clone()),
+                ("AmountInCents", cents.to_string()),
+                ("CurrencyCode", currency.to_owned()),
+                ("PaymentMethodSummary", "Visa ending 4242".to_owned()),
+            ];
+            if let Some(invoice) = invoice {
+                fields.push(("InvoiceReference", invoice.to_owned()));
+            }
+            push_billing_event(s, customer, fields);
+            payment
+        })
+    }
+
+    /// A payment is taken back (a refund): `cents` of `currency` of `payment`. Returns the
+    /// reversal's id.
+    pub fn reverse(&self, customer: i64, payment: &str, cents: i64, currency: &str) -> String {
+        self.core.with_state(|s| {
+            s.billing.next_payment += 1;
+            let reversal = format!("REV-{}", s.billing.next_payment);
+            push_billing_event(
+                s,
+                customer,
+                vec![
+                    ("EventType", "PaymentReversed".to_owned()),
+                    ("PaymentId", reversal.clone()),
+                    ("ReversedPaymentId", payment.to_owned()),
+                    ("AmountInCents", cents.to_string()),
+                    ("CurrencyCode", currency.to_owned()),
+                    ("Reason", "Refund requested in the app".to_owned()),
+                ],
+            );
+            reversal
+        })
+    }
+
+    /// The customer changes the card of their recurring charges in the Alarm.com app.
+    pub fn change_card(&self, customer: i64, brand: &str, last_four: &str, month: u8, year: u16) {
+        self.change_card_at(customer, brand, last_four, month, year, chrono::Utc::now());
+    }
+
+    /// [`change_card`](Self::change_card) dated `at` (to send an older change after a newer one).
+    pub fn change_card_at(
+        &self,
+        customer: i64,
+        brand: &str,
+        last_four: &str,
+        month: u8,
+        year: u16,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.core.with_state(|s| {
+            push_billing_event_at(
+                s,
+                customer,
+                at,
+                vec![
+                    ("EventType", "PaymentMethodUpdated".to_owned()),
+                    ("PaymentMethodKind", "CreditCard".to_owned()),
+                    ("CardBrand", brand.to_owned()),
+                    ("LastFour", last_four.to_owned()),
+                    ("ExpirationMonth", month.to_string()),
+                    ("ExpirationYear", year.to_string()),
+                ],
+            );
+        });
+    }
+
+    /// A billing event with exactly these fields after `EventId`, `CustomerId`,
+    /// `DealerCustomerId` and `EventDate`, for answers the crate must survive (a missing
+    /// amount, a currency that is not one, a full card number in `LastFour`).
+    pub fn push_raw_billing_event(&self, customer: i64, fields: &[(&str, &str)]) {
+        self.core.with_state(|s| {
+            let fields = fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            push_billing_event(s, customer, fields);
+        });
+    }
+
+    /// Every billing event so far.
+    pub fn billing_events(&self) -> Vec<SimBillingEvent> {
+        self.core.with_state(|s| s.billing.events.clone())
+    }
+
+    /// The last billing summary the dealer pushed for `customer`.
+    pub fn billing_summary(&self, customer: i64) -> Option<BillingSummary> {
+        self.core
+            .with_state(|s| s.billing.summaries.get(&customer).cloned())
+    }
+}
+
+fn push_billing_event(state: &mut SimState, customer: i64, fields: Vec<(&str, String)>) {
+    push_billing_event_at(state, customer, chrono::Utc::now(), fields);
+}
+
+fn push_billing_event_at(
+    state: &mut SimState,
+    customer: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    fields: Vec<(&str, String)>,
+) {
+    let id = 1000 + i64::try_from(state.billing.events.len()).unwrap_or(i64::MAX - 1000) + 1;
+    let dealer_customer_id = state
+        .customers
+        .get(&customer)
+        .map(|c| c.dealer_customer_id.clone())
+        .unwrap_or_default();
+    let mut all = vec![
+        ("CustomerId".to_owned(), customer.to_string()),
+        ("DealerCustomerId".to_owned(), dealer_customer_id),
+        (
+            "EventDate".to_owned(),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ),
+    ];
+    all.extend(fields.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    state.billing.events.push(SimBillingEvent {
+        id,
+        customer,
+        fields: all,
+    });
 }
 
 /// The resilience suite drives the simulator as the default login sees it: it creates with
@@ -456,7 +618,11 @@ fn service_of(op: &str) -> Option<wire::Service> {
         | "ChangeServicePlanValidationOnly"
         | "SetAddOnQuantity"
         | "TerminateCustomer" => CustomerManagement,
-        "GetPackageIds" | "GetLatestCallerVersion" | "GetLoginRoles" => DealerManagement,
+        "GetBillingEvents" | "SetCustomerBillingSummary" => CustomerManagement,
+        "GetPackageIds"
+        | "GetLatestCallerVersion"
+        | "GetLoginRoles"
+        | "SetSecurityTraxSettings" => DealerManagement,
         _ => return None,
     })
 }
@@ -667,6 +833,69 @@ fn require_integration(login: &SimLogin) -> Result<(), Fault> {
     }
 }
 
+fn require_billing(login: &SimLogin) -> Result<(), Fault> {
+    if login.permissions.iter().any(|p| p == BILLING_PERMISSION) {
+        Ok(())
+    } else {
+        Err(fault(
+            "Client",
+            format!("Permission denied: {BILLING_PERMISSION}"),
+        ))
+    }
+}
+
+/// A pushed `SetCustomerBillingSummary` input, read back; `Err` is the `ErrorMessage`.
+fn read_summary(input: &Element) -> Result<BillingSummary, String> {
+    let money = |e: &Element, field: &str| -> Result<Money, String> {
+        let cents = e
+            .child_text(field)
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .ok_or_else(|| format!("{field} is not a whole number of cents."))?;
+        Money::new(cents, e.child_text("CurrencyCode").unwrap_or("")).map_err(|e| format!("{e}."))
+    };
+    let date = |e: &Element, field: &str| {
+        e.child_text(field)
+            .and_then(super::billing::parse_date)
+            .ok_or_else(|| format!("{field} is not a date."))
+    };
+    let mut invoices = Vec::new();
+    for i in input
+        .child("OpenInvoices")
+        .map(|x| x.children.as_slice())
+        .unwrap_or(&[])
+    {
+        invoices.push(Invoice::new(
+            i.child_text("InvoiceReference").unwrap_or(""),
+            date(i, "IssuedDate")?,
+            date(i, "DueDate")?,
+            money(i, "AmountDueInCents")?,
+            i.child_text("IsRecurring") == Some("true"),
+        ));
+    }
+    let mut payments = Vec::new();
+    for p in input
+        .child("PaymentHistory")
+        .map(|x| x.children.as_slice())
+        .unwrap_or(&[])
+    {
+        let paid_at = p
+            .child_text("PaymentDate")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .ok_or("PaymentDate is not a date and time.")?;
+        payments.push(PaymentRecord::new(
+            p.child_text("PaymentId").unwrap_or(""),
+            paid_at,
+            money(p, "AmountInCents")?,
+            p.child_text("InvoiceReference")
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+            p.child_text("PaymentMethodSummary").unwrap_or(""),
+        ));
+    }
+    Ok(BillingSummary::new(invoices, payments))
+}
+
 fn find_customer<'a>(
     state: &'a mut SimState,
     login: &SimLogin,
@@ -722,6 +951,71 @@ fn handle(
                 .child(perms))
         }
         "GetLatestCallerVersion" => Ok(result(op).text(CALLER_VERSION)),
+        "SetSecurityTraxSettings" => {
+            require_billing(login)?;
+            let enable = p
+                .child("input")
+                .and_then(|i| i.child_text("EnableBillingSync"))
+                .map(|t| t.trim() == "true")
+                .ok_or_else(|| fault("Client", "input/EnableBillingSync is missing"))?;
+            state.billing.active = enable;
+            Ok(success(op, None))
+        }
+        "GetBillingEvents" => {
+            require_integration(login)?;
+            require_billing(login)?;
+            if !state.billing.active {
+                return Err(fault(
+                    "Server",
+                    "Billing sync is not active for this dealer; activate it with SetSecurityTraxSettings.",
+                ));
+            }
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            let after = int_param(input, "AfterEventId")?;
+            let max =
+                usize::try_from(int_param(input, "MaxRecords")?.clamp(1, 1000)).unwrap_or(100);
+            let visible: Vec<&SimBillingEvent> = state
+                .billing
+                .events
+                .iter()
+                .filter(|e| e.id > after)
+                .filter(|e| {
+                    state
+                        .customers
+                        .get(&e.customer)
+                        .is_none_or(|c| c.dealer_id == login.dealer_id)
+                })
+                .collect();
+            let has_more = visible.len() > max;
+            let events = visible.into_iter().take(max).map(|e| {
+                let mut node = Node::new("BillingEvent").field("EventId", e.id.to_string());
+                for (k, v) in &e.fields {
+                    node = node.field(k.as_str(), v.as_str());
+                }
+                node
+            });
+            Ok(result(op)
+                .child(Node::new("Events").children(events))
+                .field("HasMore", has_more.to_string()))
+        }
+        "SetCustomerBillingSummary" => {
+            require_integration(login)?;
+            require_billing(login)?;
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            let id = int_param(input, "CustomerId")?;
+            find_customer(state, login, id)?;
+            match read_summary(input) {
+                Ok(summary) => {
+                    state.billing.summaries.insert(id, summary);
+                    Ok(success(op, None))
+                }
+                Err(why) => Ok(success(op, Some(why))),
+            }
+        }
         "GetPackageIds" => {
             require_integration(login)?;
             let input = p

@@ -848,7 +848,7 @@ fn to_account(record: wire::AccountRecord) -> IspAccount {
 super::common::vendor_provider!(
     TotalConnect,
     kind: KIND,
-    capabilities: Capabilities {
+    capabilities: |_this| Capabilities {
             account_listing: true,
             ..Capabilities::NONE
         }
