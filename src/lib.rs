@@ -68,6 +68,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod billing;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -76,6 +77,8 @@ pub mod model;
 mod mutation;
 pub mod provider;
 pub mod providers;
+/// The sync engine: provider events to the host's sink once, checkpointed; the reconciler.
+pub mod sync;
 mod suggest;
 #[cfg(feature = "testkit")]
 pub mod testkit;

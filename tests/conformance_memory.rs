@@ -139,7 +139,7 @@ async fn drain(
 fn payments<'a>(events: &'a [IspEvent], reference: &str) -> Vec<&'a IspEvent> {
     events
         .iter()
-        .filter(|e| matches!(&e.kind, EventKind::PaymentApplied(p) if &p.payment_id == reference))
+        .filter(|e| matches!(&e.kind, EventKind::PaymentApplied(p) if p.payment_id == reference))
         .collect()
 }
 

@@ -1,0 +1,322 @@
+//! [`MemoryStore`]: the [`SyncStore`] that keeps everything in memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::clock::{Clock, SystemClock, add};
+use super::status::{FeedState, LastError, SyncStatus};
+use super::store::{
+    AccountSnapshot, Claim, ClaimMode, Lease, ParkedEvent, StatusUpdate, SyncStore,
+};
+use crate::error::Result;
+use crate::model::{AccountId, Cursor, EventId, IspEvent};
+
+#[derive(Debug)]
+struct ClaimEntry {
+    claimant: String,
+    until: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct ConfigState {
+    cursor: Option<Cursor>,
+    applied: HashSet<EventId>,
+    applied_count: u64,
+    claims: HashMap<EventId, ClaimEntry>,
+    parked: HashMap<EventId, ParkedEvent>,
+    snapshots: HashMap<AccountId, AccountSnapshot>,
+    lease: Option<Lease>,
+    status: SyncStatus,
+}
+
+impl ConfigState {
+    fn live_lease(&self, now: DateTime<Utc>) -> Option<&Lease> {
+        self.lease.as_ref().filter(|l| l.expires_at > now)
+    }
+}
+
+/// A [`SyncStore`] in memory: for tests, examples and hosts that keep no state across restarts
+/// (a restart then delivers every event again, so the sink's deduplication carries exactly
+/// once). Clones share one store; "restarting" an engine on a clone keeps the state.
+///
+/// One `std` mutex guards the state and is never held across an `.await`. Applied event ids are
+/// kept for the store's lifetime.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<HashMap<String, ConfigState>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store whose leases and claims lapse by `clock` (a
+    /// [`ManualClock`](super::ManualClock) in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Arc::default(),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, ConfigState>> {
+        // Every method leaves the maps consistent before anything that could panic, so a
+        // poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on `config`'s state, creating it when missing.
+    fn with<T>(&self, config: &str, f: impl FnOnce(&mut ConfigState, DateTime<Utc>) -> T) -> T {
+        let now = self.clock.now();
+        let mut all = self.lock();
+        let state = all.entry(config.to_owned()).or_insert_with(|| ConfigState {
+            status: SyncStatus::new(config),
+            ..ConfigState::default()
+        });
+        f(state, now)
+    }
+
+    /// Runs `f` on `config`'s state when it exists.
+    fn read<T>(&self, config: &str, f: impl FnOnce(&ConfigState, DateTime<Utc>) -> T) -> Option<T> {
+        let now = self.clock.now();
+        self.lock().get(config).map(|state| f(state, now))
+    }
+}
+
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn cursor(&self, config: &str) -> Result<Option<Cursor>> {
+        Ok(self.read(config, |s, _| s.cursor.clone()).flatten())
+    }
+
+    async fn put_cursor(&self, config: &str, holder: &str, cursor: &Cursor) -> Result<bool> {
+        Ok(self.with(config, |s, now| {
+            let held = s.live_lease(now).is_some_and(|l| l.holder == holder);
+            if held {
+                s.cursor = Some(cursor.clone());
+            }
+            held
+        }))
+    }
+
+    async fn claim(
+        &self,
+        config: &str,
+        event: &EventId,
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> Result<Claim> {
+        Ok(self.with(config, |s, now| {
+            if s.applied.contains(event) {
+                return Claim::AlreadyApplied;
+            }
+            if mode == ClaimMode::Deliver && s.parked.contains_key(event) {
+                return Claim::Parked;
+            }
+            if let Some(held) = s.claims.get(event) {
+                if held.claimant != claimant && held.until > now {
+                    return Claim::HeldElsewhere {
+                        claimant: held.claimant.clone(),
+                        until: held.until,
+                    };
+                }
+            }
+            s.claims.insert(
+                event.clone(),
+                ClaimEntry {
+                    claimant: claimant.to_owned(),
+                    until: add(now, ttl),
+                },
+            );
+            Claim::Claimed
+        }))
+    }
+
+    async fn mark_applied(&self, config: &str, event: &EventId, _claimant: &str) -> Result<()> {
+        self.with(config, |s, _| {
+            s.claims.remove(event);
+            s.parked.remove(event);
+            if s.applied.insert(event.clone()) {
+                s.applied_count = s.applied_count.saturating_add(1);
+            }
+        });
+        Ok(())
+    }
+
+    async fn park(
+        &self,
+        config: &str,
+        event: &IspEvent,
+        reason: &str,
+        claimant: &str,
+    ) -> Result<()> {
+        self.with(config, |s, now| {
+            if s.claims
+                .get(&event.id)
+                .is_some_and(|c| c.claimant == claimant)
+            {
+                s.claims.remove(&event.id);
+            }
+            if s.applied.contains(&event.id) {
+                return;
+            }
+            let refusals = s.parked.get(&event.id).map_or(0, |p| p.refusals);
+            s.parked.insert(
+                event.id.clone(),
+                ParkedEvent {
+                    config: config.to_owned(),
+                    event: event.clone(),
+                    reason: reason.to_owned(),
+                    parked_at: now,
+                    refusals: refusals.saturating_add(1),
+                },
+            );
+        });
+        Ok(())
+    }
+
+    async fn release(&self, config: &str, event: &EventId, claimant: &str) -> Result<()> {
+        self.with(config, |s, _| {
+            if s.claims.get(event).is_some_and(|c| c.claimant == claimant) {
+                s.claims.remove(event);
+            }
+        });
+        Ok(())
+    }
+
+    async fn parked(&self, config: &str) -> Result<Vec<ParkedEvent>> {
+        let mut parked = self
+            .read(config, |s, _| {
+                s.parked.values().cloned().collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        parked.sort_by(|a, b| (a.parked_at, &a.event.id).cmp(&(b.parked_at, &b.event.id)));
+        Ok(parked)
+    }
+
+    async fn parked_event(&self, config: &str, event: &EventId) -> Result<Option<ParkedEvent>> {
+        Ok(self
+            .read(config, |s, _| s.parked.get(event).cloned())
+            .flatten())
+    }
+
+    async fn snapshot(&self, config: &str, account: &AccountId) -> Result<Option<AccountSnapshot>> {
+        Ok(self
+            .read(config, |s, _| s.snapshots.get(account).cloned())
+            .flatten())
+    }
+
+    async fn put_snapshot(&self, config: &str, snapshot: &AccountSnapshot) -> Result<()> {
+        self.with(config, |s, _| {
+            s.snapshots
+                .insert(snapshot.account.clone(), snapshot.clone());
+        });
+        Ok(())
+    }
+
+    async fn acquire_lease(&self, config: &str, holder: &str, ttl: Duration) -> Result<bool> {
+        Ok(self.with(config, |s, now| {
+            let free = match s.live_lease(now) {
+                None => true,
+                Some(l) => l.holder == holder,
+            };
+            if free {
+                s.lease = Some(Lease {
+                    holder: holder.to_owned(),
+                    expires_at: add(now, ttl),
+                });
+            }
+            free
+        }))
+    }
+
+    async fn renew_lease(&self, config: &str, holder: &str, ttl: Duration) -> Result<bool> {
+        Ok(self.with(config, |s, now| match &mut s.lease {
+            Some(l) if l.holder == holder => {
+                l.expires_at = add(now, ttl);
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    async fn release_lease(&self, config: &str, holder: &str) -> Result<()> {
+        self.with(config, |s, _| {
+            if s.lease.as_ref().is_some_and(|l| l.holder == holder) {
+                s.lease = None;
+            }
+        });
+        Ok(())
+    }
+
+    async fn lease(&self, config: &str) -> Result<Option<Lease>> {
+        Ok(self
+            .read(config, |s, now| s.live_lease(now).cloned())
+            .flatten())
+    }
+
+    async fn record(&self, config: &str, update: &StatusUpdate) -> Result<()> {
+        self.with(config, |s, _| {
+            let status = &mut s.status;
+            match update {
+                StatusUpdate::Pulled { at, lag, error } => {
+                    status.feed = FeedState::Available;
+                    status.last_pull_at = Some(*at);
+                    status.lag = *lag;
+                    match error {
+                        None => status.last_success_at = Some(*at),
+                        Some(message) => {
+                            status.last_error = Some(LastError {
+                                at: *at,
+                                message: message.clone(),
+                            });
+                        }
+                    }
+                }
+                StatusUpdate::NoFeed { at } => {
+                    status.feed = FeedState::NoFeed;
+                    status.last_pull_at = Some(*at);
+                    status.lag = None;
+                }
+                StatusUpdate::Reconciled { at } => {
+                    status.last_reconcile_at = Some(*at);
+                    status.last_success_at = Some(*at);
+                }
+                StatusUpdate::Failed { at, message } => {
+                    status.last_error = Some(LastError {
+                        at: *at,
+                        message: message.clone(),
+                    });
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn status(&self, config: &str) -> Result<SyncStatus> {
+        Ok(self
+            .read(config, |s, now| {
+                let mut status = s.status.clone();
+                status.cursor = s.cursor.clone();
+                status.applied = s.applied_count;
+                status.parked = u64::try_from(s.parked.len()).unwrap_or(u64::MAX);
+                status.lease = s.live_lease(now).cloned();
+                status
+            })
+            .unwrap_or_else(|| SyncStatus::new(config)))
+    }
+}
