@@ -1,6 +1,6 @@
-//! The main job: walk a dealer through provisioning one customer (or many) at Alarm.com or
-//! Honeywell Total Connect: check the credentials, list the service plans, provision a customer
-//! on the default plan, add a feature, read the account back, terminate it.
+//! The main job: walk a dealer through provisioning one customer (or many) at Alarm.com,
+//! Honeywell Total Connect or Brinks Home: check the credentials, list the service plans,
+//! provision a customer on the default plan, add a feature, read the account back, terminate it.
 //!
 //! ```text
 //! cargo run --example provision                                # the embedded Alarm.com simulator
@@ -8,6 +8,7 @@
 //! cargo run --example provision -- --soap12                    # the same over SOAP 1.2
 //! cargo run --example provision -- --plan 209                  # another default plan
 //! cargo run --example provision -- --provider total-connect    # the embedded Total Connect simulator
+//! cargo run --example provision -- --provider brinks-home      # the embedded Brinks Home simulator
 //!
 //! # Against a real Alarm.com (test host shown); this creates and then terminates a customer:
 //! ISP_CREDENTIAL_PASSWORD=... cargo run --example provision -- --live \
@@ -21,16 +22,16 @@
 //!
 //! | flag | simulator | `--live` | meaning |
 //! |---|---|---|---|
-//! | `--provider NAME` | yes | yes | `alarm-com` (default; also `alarm_com`, `adc`) or `total-connect` (also `total_connect`) |
+//! | `--provider NAME` | yes | yes | `alarm-com` (default; also `alarm_com`, `adc`), `total-connect` (also `total_connect`) or `brinks-home` (also `brinks_home`, `brinks`) |
 //! | `--count N` | yes | yes | provision N customers (1 to 10000) concurrently, with a progress bar, then terminate them |
-//! | `--plan ID` | yes | yes | the default service plan (`ISP_DEFAULT_PLAN`); against the simulator it replaces the simulator's default (9, `TC-BASIC`) |
-//! | `--field KEY=VALUE` | yes | yes | a provider's own provision field (repeatable); Total Connect needs `city_number`, `cs_number`, `subscriber_number`, `mac`, `crc` — the simulator walk makes them up, a live walk must be given them |
+//! | `--plan ID` | yes | yes | the default service plan (`ISP_DEFAULT_PLAN`); against the simulator it replaces the simulator's default (9, `TC-BASIC`, `RBI`) |
+//! | `--field KEY=VALUE` | yes | yes | a provider's own provision field (repeatable); Total Connect needs `city_number`, `cs_number`, `subscriber_number`, `mac`, `crc`; Brinks Home `cs_number` and `module_serial` — the simulator walk makes them up, a live walk must be given them |
 //! | `--keep` | yes | yes | do not terminate what was provisioned |
 //! | `--soap12` | yes | yes | Alarm.com only: SOAP 1.2 instead of 1.1 |
 //! | `--live` | | | talk to a real vendor instead of the embedded simulator |
 //! | `--endpoint URL` | no | yes | the vendor host (`ISP_ENDPOINT`); default the vendor's production host |
-//! | `--login NAME` | no | yes | the integration login: Alarm.com `login` (`ISP_CREDENTIAL_LOGIN`), Total Connect `user_name` (`ISP_CREDENTIAL_USER_NAME`) |
-//! | `--dealer-id ID` | no | yes | Alarm.com: a sub-dealer id (`ISP_CREDENTIAL_DEALER_ID`); Total Connect: the company id (`ISP_CREDENTIAL_COMPANY_ID`) |
+//! | `--login NAME` | no | yes | the integration login: Alarm.com `login` (`ISP_CREDENTIAL_LOGIN`), Total Connect and Brinks Home `user_name` (`ISP_CREDENTIAL_USER_NAME`) |
+//! | `--dealer-id ID` | no | yes | Alarm.com: a sub-dealer id (`ISP_CREDENTIAL_DEALER_ID`); Total Connect: the company id (`ISP_CREDENTIAL_COMPANY_ID`); Brinks Home: the dealer (entity) number (`ISP_CREDENTIAL_ENTITY`) |
 //! | `--yes` | no | yes | create customers on a real (non-loopback) host without asking |
 //! | `-h`, `--help` | | | the usage |
 //!
@@ -43,8 +44,9 @@
 //! `ISP_CREDENTIAL_*`, `ISP_DEFAULT_PLAN`, `ISP_NAME`, ...), with the flags above overriding
 //! them. Secrets only come from the environment (`ISP_CREDENTIAL_PASSWORD`), never a flag. The
 //! vendor is `--provider` when given, else `ISP_PROVIDER`, else Alarm.com; Total Connect also
-//! needs `ISP_CREDENTIAL_APPLICATION_ID` and `ISP_CREDENTIAL_APPLICATION_VERSION`, and one
-//! customer at a time (each account is a real communicator). Without `--live` no `ISP_*`
+//! needs `ISP_CREDENTIAL_APPLICATION_ID` and `ISP_CREDENTIAL_APPLICATION_VERSION`, Brinks Home
+//! `ISP_CREDENTIAL_APP_ID` (a secret, from the environment only); both one customer at a time
+//! (each account is a real communicator). Without `--live` no `ISP_*`
 //! variable is read and nothing but the simulator the example starts on loopback is contacted.
 //!
 //! Before anything is sent to a host that is not loopback (the default is the vendor's
@@ -75,6 +77,7 @@ use interactive_services::config::{CredentialOutcome, PlanCheck};
 use interactive_services::http::soap::SoapVersion;
 use interactive_services::provider::ProviderOptions;
 use interactive_services::providers::alarm_com::simulator::AlarmComSimulator;
+use interactive_services::providers::brinks_home::simulator::BrinksHomeSimulator;
 use interactive_services::providers::total_connect::simulator::TotalConnectSimulator;
 use interactive_services::providers::{alarm_com, brinks_home, kind_for, total_connect};
 use interactive_services::testkit::add_on_list;
@@ -230,19 +233,22 @@ it runs against an embedded simulator on loopback and reads no ISP_* variable.
 
 Usage: cargo run --example provision -- [options]     (--flag value or --flag=value)
 
-  --provider NAME    alarm-com (default) or total-connect; with --live, ISP_PROVIDER when absent
+  --provider NAME    alarm-com (default), total-connect or brinks-home; with --live,
+                     ISP_PROVIDER when absent
   --count N          provision N customers (1-10000) concurrently, then terminate them
   --plan ID          the default service plan (ISP_DEFAULT_PLAN); also against the simulator
   --field KEY=VALUE  a provider's own provision field, repeatable (Total Connect: city_number,
-                     cs_number, subscriber_number, mac, crc; the simulator walk makes them up)
+                     cs_number, subscriber_number, mac, crc; Brinks Home: cs_number,
+                     module_serial; the simulator walk makes them up)
   --keep             do not terminate what was provisioned
   --soap12           Alarm.com only: speak SOAP 1.2 instead of 1.1
   --live             talk to a real vendor instead of the simulator; then also:
   --endpoint URL       the vendor host (ISP_ENDPOINT); default the vendor's production host
-  --login NAME         the integration login (ISP_CREDENTIAL_LOGIN; Total Connect:
-                       ISP_CREDENTIAL_USER_NAME)
+  --login NAME         the integration login (ISP_CREDENTIAL_LOGIN; Total Connect and
+                       Brinks Home: ISP_CREDENTIAL_USER_NAME)
   --dealer-id ID       Alarm.com sub-dealer id (ISP_CREDENTIAL_DEALER_ID); Total Connect
-                       company id (ISP_CREDENTIAL_COMPANY_ID)
+                       company id (ISP_CREDENTIAL_COMPANY_ID); Brinks Home dealer number
+                       (ISP_CREDENTIAL_ENTITY)
   --yes                do not ask before creating customers on a host that is not loopback
                      the password only from ISP_CREDENTIAL_PASSWORD, never a flag
   -h, --help         this text
@@ -419,12 +425,27 @@ const TOTAL_CONNECT: Vendor = Vendor {
     device_fields: true,
 };
 
+const BRINKS_HOME: Vendor = Vendor {
+    name: brinks_home::NAME,
+    display: brinks_home::SPEC.display_name,
+    production: brinks_home::PRODUCTION_ENDPOINT,
+    initial_add_on: "WEATHER",
+    added_feature: "GARAGEDOOR",
+    panel_type: None,
+    login_key: "USER_NAME",
+    dealer_key: "ENTITY",
+    device_fields: true,
+};
+
 impl Vendor {
     /// The vendor fields of the `i`-th customer: made-up device numbers against the simulator
     /// (a live walk never invents a device), then `--field`.
     fn fields(&self, args: &Args, i: usize) -> BTreeMap<String, String> {
         let mut fields = BTreeMap::new();
-        if self.device_fields && !args.live {
+        if self.name == brinks_home::NAME && !args.live {
+            fields.insert("cs_number".into(), format!("{}", 768_200_000 + i));
+            fields.insert("module_serial".into(), format!("ADC{:09}", i + 1));
+        } else if self.device_fields && !args.live {
             fields.insert("city_number".into(), "12".into());
             fields.insert("cs_number".into(), format!("{:02}", i % 100));
             fields.insert("subscriber_number".into(), format!("{:06}", i + 1));
@@ -445,15 +466,11 @@ impl Vendor {
         match kind.as_str() {
             n if n == alarm_com::NAME => Ok(ALARM_COM),
             n if n == total_connect::NAME => Ok(TOTAL_CONNECT),
-            n if n == brinks_home::NAME => Err(format!(
-                "{} is configuration only so far and cannot provision; use alarm-com or \
-                 total-connect",
-                brinks_home::SPEC.display_name
-            )),
+            n if n == brinks_home::NAME => Ok(BRINKS_HOME),
             _ => {
-                let hint = closest(name, ["alarm-com", "total-connect"])
+                let hint = closest(name, ["alarm-com", "total-connect", "brinks-home"])
                     .map(|c| format!(", did you mean `{c}`?"))
-                    .unwrap_or_else(|| ": use alarm-com or total-connect".into());
+                    .unwrap_or_else(|| ": use alarm-com, total-connect or brinks-home".into());
                 Err(format!("unknown provider `{name}`{hint}"))
             }
         }
@@ -464,12 +481,15 @@ impl Vendor {
 enum Simulator {
     AlarmCom(AlarmComSimulator),
     TotalConnect(TotalConnectSimulator),
+    BrinksHome(BrinksHomeSimulator),
 }
 
 impl Simulator {
     async fn start(vendor: Vendor) -> Self {
         if vendor.name == total_connect::NAME {
             Simulator::TotalConnect(TotalConnectSimulator::start().await)
+        } else if vendor.name == brinks_home::NAME {
+            Simulator::BrinksHome(BrinksHomeSimulator::start().await)
         } else {
             Simulator::AlarmCom(AlarmComSimulator::start().await)
         }
@@ -479,6 +499,7 @@ impl Simulator {
         match self {
             Simulator::AlarmCom(s) => s.endpoint(),
             Simulator::TotalConnect(s) => s.endpoint(),
+            Simulator::BrinksHome(s) => s.endpoint(),
         }
     }
 
@@ -486,6 +507,7 @@ impl Simulator {
         match self {
             Simulator::AlarmCom(s) => s.config(),
             Simulator::TotalConnect(s) => s.config(),
+            Simulator::BrinksHome(s) => s.config(),
         }
     }
 
@@ -493,6 +515,7 @@ impl Simulator {
         match self {
             Simulator::AlarmCom(s) => s.set_latency(latency),
             Simulator::TotalConnect(s) => s.set_latency(latency),
+            Simulator::BrinksHome(s) => s.set_latency(latency),
         }
     }
 }

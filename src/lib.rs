@@ -40,8 +40,8 @@
 //!
 //! - `alarm-com` (default): the [Alarm.com provider](providers::alarm_com).
 //! - `total-connect` (default): the [Total Connect provider](providers::total_connect).
-//! - `brinks-home` (default): [Brinks Home](providers::brinks_home)'s configuration (its
-//!   provider is not built yet).
+//! - `brinks-home` (default): the [Brinks Home provider](providers::brinks_home) (Monitronics
+//!   MIDI dealer services; its interactive service is Alarm.com).
 //! - `testkit`: each vendor's simulator (in the vendor's folder, e.g.
 //!   `providers::alarm_com::simulator`), the in-memory reference provider and the
 //!   conformance suite every provider must pass.
