@@ -45,6 +45,8 @@
 //! - `testkit`: each vendor's simulator (in the vendor's folder, e.g.
 //!   `providers::alarm_com::simulator`), the in-memory reference provider and the
 //!   conformance suite every provider must pass.
+//! - `axum`: the ready callback router, `callbacks::CallbackService::router` (axum 0.8):
+//!   deliveries in, health and configuration out as JSON and a small HTML status page.
 //!
 //! ## Layout
 //!
@@ -69,6 +71,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod billing;
+pub mod callbacks;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -77,9 +80,9 @@ pub mod model;
 mod mutation;
 pub mod provider;
 pub mod providers;
+mod suggest;
 /// The sync engine: provider events to the host's sink once, checkpointed; the reconciler.
 pub mod sync;
-mod suggest;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use interactive_services::provider::{ProviderOptions, ProviderSpec};
 use interactive_services::testkit::{self, InMemoryProvider};
 use interactive_services::{
     AccountId, AccountStatus, Address, BuilderProgram, BuilderProgramRecord,
-    BuilderProgramRecordRequest, Capabilities, ConfiguredProvider, Contact, CredentialCheck,
-    CredentialField, Cursor, Error, EventPage, InteractiveServicesProvider, IspAccount, IspConfig,
-    PlanChange, PlanId, ProviderKind, ProviderRegistry, ProvisionRequest, Result, ServicePlan,
-    Status,
+    BuilderProgramRecordRequest, Capabilities, CommitmentActivation, CommitmentUpdate,
+    ConfiguredProvider, Contact, CredentialCheck, CredentialField, Cursor, Error, EventPage,
+    InteractiveServicesProvider, IspAccount, IspConfig, PlanChange, PlanId, ProviderKind,
+    ProviderRegistry, ProvisionRequest, Result, ServicePlan, Status,
 };
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -28,6 +29,7 @@ fn in_memory_config(status: Status, default_plan: Option<&str>) -> IspConfig {
         .name("Reference")
         .provider("in_memory")
         .credential("token", "not-a-real-secret")
+        .builder_program(true)
         .status(status);
     if let Some(plan) = default_plan {
         b = b.default_plan(plan);
@@ -42,7 +44,16 @@ fn customer(dealer_id: &str) -> ProvisionRequest {
 }
 
 fn builder_program_record(dealer_id: &str) -> BuilderProgramRecordRequest {
-    BuilderProgramRecordRequest::new("BP-1", dealer_id, Address::default())
+    let lot = Address {
+        street1: "14 Willow Way".into(),
+        city: "Reston".into(),
+        state: "VA".into(),
+        zip: "20190".into(),
+        ..Address::default()
+    };
+    BuilderProgramRecordRequest::new("BP-1", dealer_id, lot)
+        .expected_panel_type("IQPanel2")
+        .ready_date(chrono::NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"))
 }
 
 #[track_caller]
@@ -173,11 +184,11 @@ impl InteractiveServicesProvider for WireProbe {
         request: &BuilderProgramRecordRequest,
     ) -> Result<BuilderProgramRecord> {
         self.call("create_builder_program_record").await?;
-        Ok(BuilderProgramRecord {
-            id: "C-1".into(),
-            program: request.program.clone(),
-            dealer_customer_id: request.dealer_customer_id.clone(),
-        })
+        Ok(BuilderProgramRecord::new(
+            "C-1",
+            request.program.clone(),
+            request.dealer_customer_id().clone(),
+        ))
     }
 }
 
@@ -187,7 +198,8 @@ fn probe_registry() -> (ProviderRegistry, Arc<AtomicUsize>) {
     let built = Arc::new(AtomicUsize::new(0));
     let counter = built.clone();
     let mut registry = registry();
-    registry.register("Wire_Probe", PROBE_FIELDS, move |config: &IspConfig| {
+    let spec = ProviderSpec::new("Wire_Probe", "Wire probe", PROBE_FIELDS).builder_program();
+    registry.register_spec(spec, move |config: &IspConfig, _: &ProviderOptions| {
         counter.fetch_add(1, Ordering::SeqCst);
         let base = config
             .endpoint()
@@ -207,6 +219,7 @@ fn probe_config(server: &MockServer, status: Status, default_plan: Option<&str>)
         .provider("WIRE_PROBE")
         .credential("api_key", "k")
         .endpoint(server.uri())
+        .builder_program(true)
         .status(status);
     if let Some(plan) = default_plan {
         b = b.default_plan(plan);
@@ -671,9 +684,30 @@ async fn exercise<P: InteractiveServicesProvider>(p: &P, dealer_id: &str) {
     assert!(p.list_accounts(false).await.unwrap().contains(&account.id));
     assert!(!p.events_since(None).await.unwrap().events.is_empty());
     assert!(!p.builder_programs().await.unwrap().is_empty());
-    p.create_builder_program_record(&builder_program_record(dealer_id))
+    let hook = url::Url::parse("https://dealer.example/callbacks/main").unwrap();
+    assert_eq!(p.register_callback(&hook).await.unwrap().url, hook);
+    assert_eq!(p.callback_registration().await.unwrap().unwrap().url, hook);
+    assert!(p.callback_events(b"not an event").is_err());
+    // A commitment is for another dealer customer id than the customer's.
+    let record = p
+        .create_builder_program_record(&builder_program_record(&format!("{dealer_id}-lot")))
         .await
         .unwrap();
+    assert_eq!(p.commitment(&record.id).await.unwrap().id, record.id);
+    p.update_commitment(
+        &record.id,
+        &CommitmentUpdate::new().expected_panel_type("Neo"),
+    )
+    .await
+    .unwrap();
+    let live = p
+        .activate_commitment(
+            &record.id,
+            &CommitmentActivation::new("Neo", "SERIAL-1").plan(plans[0].id.clone()),
+        )
+        .await
+        .unwrap();
+    p.terminate(&live.id).await.unwrap();
     p.terminate(&account.id).await.unwrap();
     assert_eq!(
         p.account(&account.id).await.unwrap().status,
@@ -691,8 +725,8 @@ async fn arc_and_box_forward_every_operation() {
     let arc_dyn: Arc<dyn InteractiveServicesProvider> = Arc::new(shared.clone());
     exercise(&arc_dyn, "arc-dyn").await;
     exercise(&Arc::new(Box::new(shared.clone())), "arc-box").await;
-    // They all worked on the one provider.
-    assert_eq!(shared.account_count(), 5);
+    // They all worked on the one provider: a customer and an activated commitment each.
+    assert_eq!(shared.account_count(), 10);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -760,6 +794,18 @@ async fn assert_optional_operations_unsupported(p: &dyn InteractiveServicesProvi
         p.create_builder_program_record(&builder_program_record("C-1"))
             .await,
         "create_builder_program_record",
+    );
+    let record = interactive_services::BuilderProgramRecordId::new("1");
+    assert_unsupported(p.commitment(&record).await, "commitment");
+    assert_unsupported(
+        p.update_commitment(&record, &CommitmentUpdate::new().expected_panel_type("Neo"))
+            .await,
+        "update_commitment",
+    );
+    assert_unsupported(
+        p.activate_commitment(&record, &CommitmentActivation::new("Neo", "S-1"))
+            .await,
+        "activate_commitment",
     );
     assert_unsupported(p.list_accounts(true).await, "list_accounts");
 }

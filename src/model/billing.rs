@@ -66,6 +66,25 @@ pub struct PaymentReversal {
     pub reason: Option<String>,
 }
 
+impl PaymentReversal {
+    /// A reversal of `amount` of `payment_id`, made at `reversed_at`.
+    pub fn new(
+        reversal_id: impl Into<String>,
+        payment_id: impl Into<String>,
+        amount: Money,
+        reversed_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            reversal_id: reversal_id.into(),
+            payment_id: payment_id.into(),
+            dealer_customer_id: None,
+            amount,
+            reversed_at,
+            reason: None,
+        }
+    }
+}
+
 /// What kind of payment method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +128,19 @@ pub struct PaymentMethodUpdate {
 }
 
 impl PaymentMethodUpdate {
+    /// An update of `kind` made at `updated_at`, with no brand, digits or expiry (set them on
+    /// the result).
+    pub fn new(kind: PaymentMethodKind, updated_at: DateTime<Utc>) -> Self {
+        Self {
+            dealer_customer_id: None,
+            kind,
+            brand: None,
+            last_four: None,
+            expiry: None,
+            updated_at,
+        }
+    }
+
     /// `Visa ending 4242`, `bank account ending 6789`.
     pub fn summary(&self) -> String {
         let what = match (&self.kind, &self.brand) {

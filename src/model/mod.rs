@@ -3,6 +3,7 @@
 //! Nothing here knows a wire format; each provider maps its vendor's shapes onto these.
 
 pub mod billing;
+pub mod callback;
 pub(crate) mod kind;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +17,7 @@ pub use billing::{
     BillingSummary, CardExpiry, Invoice, MoneyError, Payment, PaymentMethodKind,
     PaymentMethodUpdate, PaymentRecord, PaymentReversal,
 };
+pub use callback::{CallbackRegistration, DeliveryAttempt, PanelSignal};
 pub use kind::{CredentialField, ProviderKind, ProvisionField};
 
 macro_rules! string_id {
@@ -705,6 +707,22 @@ pub enum EventKind {
     PaymentReversed(PaymentReversal),
     /// The customer changed the payment method of their recurring charges in the vendor's app.
     PaymentMethodUpdated(PaymentMethodUpdate),
+    /// An account's lifecycle state changed at the vendor (suspended, reinstated, a state the
+    /// crate does not know). A termination is [`EventKind::AccountTerminated`].
+    AccountStatusChanged {
+        /// The state after the change.
+        status: AccountStatus,
+    },
+    /// The customer's panel reported an alarm.
+    Alarm(PanelSignal),
+    /// The customer's panel reported a trouble condition (AC loss, low battery, tamper, a
+    /// communication fault).
+    Trouble(PanelSignal),
+    /// The vendor stopped hearing from the customer's panel.
+    PanelNotResponding {
+        /// When the vendor last heard from it, when it says.
+        last_contact: Option<DateTime<Utc>>,
+    },
     /// An event the vendor sent that the crate could not read (a missing field, an amount that
     /// is not a number): a sink should park it with `problem` as the reason, so that the
     /// events after it still arrive.
@@ -745,58 +763,488 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
-/// A Builder Program the dealer takes part in.
+// ---------------------------------------------------------------------------------------------
+// Builder Program
+
+/// A Builder Program the dealer takes part in: what a host shows in the dropdown of a
+/// "Create Commitment" or "Create Customer" form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BuilderProgram {
-    /// Its id.
+    /// Its id, to put in a [`BuilderProgramRecordRequest`].
     pub id: BuilderProgramId,
-    /// The builder's name.
+    /// The program's name (a development, a phase).
     pub name: String,
+    /// The home builder running it.
+    pub builder: String,
 }
 
-/// A request to record a Builder Program home (a pre-install commitment).
+impl BuilderProgram {
+    /// A program `id` called `name`, run by `builder`.
+    pub fn new(
+        id: impl Into<BuilderProgramId>,
+        name: impl Into<String>,
+        builder: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            builder: builder.into(),
+        }
+    }
+}
+
+/// A request to record a home in a Builder Program: a *commitment* (a pre-wired home nobody
+/// lives in yet, activated into a customer later) or a *builder customer* (a customer
+/// provisioned now, on the program).
+///
+/// Build it with [`commitment`](Self::commitment) (or [`new`](Self::new)) or
+/// [`customer`](Self::customer); setters never fail, and [`validate`](Self::validate) reports
+/// every missing or invalid field at once, each with its field path. Providers validate before
+/// any request is made.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use interactive_services::{Address, BuilderProgramRecordRequest};
+///
+/// let lot_14 = Address {
+///     street1: "14 Willow Way".into(),
+///     city: "Reston".into(),
+///     state: "VA".into(),
+///     zip: "20190".into(),
+///     country: "US".into(),
+///     ..Address::default()
+/// };
+/// let request = BuilderProgramRecordRequest::commitment("501", "LOT-14")
+///     .address(lot_14)
+///     .expected_panel_type("IQPanel2")
+///     .ready_date(NaiveDate::from_ymd_opt(2026, 9, 1).unwrap());
+/// assert!(request.validate().is_ok());
+///
+/// // Nothing filled in: every required field is named.
+/// let problems = BuilderProgramRecordRequest::commitment("", "LOT-15")
+///     .validate()
+///     .unwrap_err();
+/// let fields: Vec<&str> = problems.problems().iter().map(|p| p.field.as_str()).collect();
+/// assert_eq!(
+///     fields,
+///     [
+///         "program",
+///         "address.street1",
+///         "address.city",
+///         "address.state",
+///         "address.zip",
+///         "expected_panel_type",
+///         "ready_date",
+///     ]
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BuilderProgramRecordRequest {
-    /// The program.
+    /// The program (from [`builder_programs`](crate::InteractiveServicesProvider::builder_programs)).
     pub program: BuilderProgramId,
-    /// The dealer's own id for the future customer.
+    /// What to record.
+    pub record: BuilderProgramRecordKind,
+}
+
+/// The two kinds of Builder Program record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BuilderProgramRecordKind {
+    /// A commitment: the home is recorded now and becomes a customer when it is activated
+    /// ([`activate_commitment`](crate::InteractiveServicesProvider::activate_commitment)).
+    Commitment(CommitmentDetails),
+    /// A builder customer: a customer provisioned now, on the program. Its plan, when the
+    /// request names none, is the configuration's default service plan, as in
+    /// [`provision`](crate::InteractiveServicesProvider::provision).
+    Customer(Box<ProvisionRequest>),
+}
+
+/// What a commitment records about a home.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+#[serde(default)]
+pub struct CommitmentDetails {
+    /// The dealer's own id for the home's future customer: required, and the key that keeps
+    /// saving free of duplicates.
     pub dealer_customer_id: DealerCustomerId,
-    /// The home's address.
+    /// The home's address: street, city, state and ZIP are required.
     pub address: Address,
-    /// The panel type expected at install.
+    /// The panel type expected at install, in the vendor's spelling (`IQPanel2`): required.
     pub expected_panel_type: Option<String>,
+    /// When the home is expected to be ready for install: required.
+    pub ready_date: Option<chrono::NaiveDate>,
+}
+
+impl Default for CommitmentDetails {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+impl CommitmentDetails {
+    /// A commitment for the dealer's customer `dealer_customer_id`, nothing else filled in.
+    pub fn new(dealer_customer_id: impl Into<DealerCustomerId>) -> Self {
+        Self {
+            dealer_customer_id: dealer_customer_id.into(),
+            address: Address::default(),
+            expected_panel_type: None,
+            ready_date: None,
+        }
+    }
+
+    fn validate_into(&self, errors: &mut crate::ValidationErrors) {
+        if self.dealer_customer_id.as_str().trim().is_empty() {
+            errors.push(
+                "dealer_customer_id",
+                "give the dealer's own customer id; it keeps saving free of duplicates",
+            );
+        }
+        let a = &self.address;
+        for (field, value, what) in [
+            ("address.street1", &a.street1, "the street"),
+            ("address.city", &a.city, "the city"),
+            ("address.state", &a.state, "the state or province"),
+            ("address.zip", &a.zip, "the ZIP or postal code"),
+        ] {
+            if value.trim().is_empty() {
+                errors.push(field, format!("give {what} of the home"));
+            }
+        }
+        if self
+            .expected_panel_type
+            .as_deref()
+            .is_none_or(|p| p.trim().is_empty())
+        {
+            errors.push(
+                "expected_panel_type",
+                "give the panel type expected at install (such as IQPanel2)",
+            );
+        }
+        if self.ready_date.is_none() {
+            errors.push(
+                "ready_date",
+                "give the date the home is expected to be ready for install",
+            );
+        }
+        check_text(
+            errors,
+            "dealer_customer_id",
+            self.dealer_customer_id.as_str(),
+        );
+        check_address(errors, "address", a);
+        if let Some(p) = &self.expected_panel_type {
+            check_text(errors, "expected_panel_type", p);
+        }
+    }
 }
 
 impl BuilderProgramRecordRequest {
-    /// A record for `program` at `address`.
+    /// A commitment on `program` for the dealer's customer `dealer_customer_id`; fill in the
+    /// rest with [`address`](Self::address), [`expected_panel_type`](Self::expected_panel_type)
+    /// and [`ready_date`](Self::ready_date).
+    pub fn commitment(
+        program: impl Into<BuilderProgramId>,
+        dealer_customer_id: impl Into<DealerCustomerId>,
+    ) -> Self {
+        Self {
+            program: program.into(),
+            record: BuilderProgramRecordKind::Commitment(CommitmentDetails::new(
+                dealer_customer_id,
+            )),
+        }
+    }
+
+    /// A commitment on `program` at `address` (the same as [`commitment`](Self::commitment)
+    /// followed by [`address`](Self::address)).
     pub fn new(
         program: impl Into<BuilderProgramId>,
         dealer_customer_id: impl Into<DealerCustomerId>,
         address: Address,
     ) -> Self {
+        Self::commitment(program, dealer_customer_id).address(address)
+    }
+
+    /// A builder customer: `customer` provisioned on `program`. The request's own
+    /// [`builder_program`](ProvisionRequest::builder_program) may be left unset (the program
+    /// is this one); set to another program, it is a validation problem.
+    pub fn customer(program: impl Into<BuilderProgramId>, customer: ProvisionRequest) -> Self {
         Self {
             program: program.into(),
-            dealer_customer_id: dealer_customer_id.into(),
-            address,
-            expected_panel_type: None,
+            record: BuilderProgramRecordKind::Customer(Box::new(customer)),
         }
     }
 
-    /// The panel type expected at install.
-    pub fn expected_panel_type(mut self, panel: impl Into<String>) -> Self {
-        self.expected_panel_type = Some(panel.into());
+    /// The home's address (commitments; a builder customer's address is in its provision
+    /// request, and this setter leaves it alone).
+    pub fn address(mut self, address: Address) -> Self {
+        if let BuilderProgramRecordKind::Commitment(c) = &mut self.record {
+            c.address = address;
+        }
         self
+    }
+
+    /// The panel type expected at install (commitments; a builder customer's panel type is in
+    /// its provision request, and this setter leaves it alone).
+    pub fn expected_panel_type(mut self, panel: impl Into<String>) -> Self {
+        if let BuilderProgramRecordKind::Commitment(c) = &mut self.record {
+            c.expected_panel_type = Some(panel.into());
+        }
+        self
+    }
+
+    /// When the home is expected to be ready for install (commitments only, like
+    /// [`address`](Self::address)).
+    pub fn ready_date(mut self, date: chrono::NaiveDate) -> Self {
+        if let BuilderProgramRecordKind::Commitment(c) = &mut self.record {
+            c.ready_date = Some(date);
+        }
+        self
+    }
+
+    /// The dealer's customer id the record is for: the key that keeps saving free of
+    /// duplicates.
+    pub fn dealer_customer_id(&self) -> &DealerCustomerId {
+        match &self.record {
+            BuilderProgramRecordKind::Commitment(c) => &c.dealer_customer_id,
+            BuilderProgramRecordKind::Customer(c) => &c.dealer_customer_id,
+        }
+    }
+
+    /// Checks every field a provider needs, and reports every problem at once with its field
+    /// path: `program`, then for a commitment `dealer_customer_id`, `address.street1`,
+    /// `address.city`, `address.state`, `address.zip`, `expected_panel_type`, `ready_date`;
+    /// for a builder customer the paths of [`ProvisionRequest::validate`] and
+    /// `builder_program`. A builder customer's plan may be left to the configuration's
+    /// default.
+    pub fn validate(&self) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::new();
+        if self.program.as_str().trim().is_empty() {
+            errors.push(
+                "program",
+                "choose the Builder Program (one of the provider's builder_programs)",
+            );
+        } else {
+            check_text(&mut errors, "program", self.program.as_str());
+        }
+        match &self.record {
+            BuilderProgramRecordKind::Commitment(c) => c.validate_into(&mut errors),
+            BuilderProgramRecordKind::Customer(c) => {
+                if let Err(problems) = c.validate() {
+                    for p in problems {
+                        errors.push(p.field, p.message);
+                    }
+                }
+                if let Some(other) = c.builder_program.as_ref().filter(|p| **p != self.program) {
+                    errors.push(
+                        "builder_program",
+                        format!(
+                            "the customer names Builder Program {other}, the record Builder Program {}; leave the customer's unset or make them the same",
+                            self.program
+                        ),
+                    );
+                }
+            }
+        }
+        errors.into_result()
     }
 }
 
-/// A Builder Program record at the vendor.
+/// Where a Builder Program record stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderProgramRecordStatus {
+    /// A commitment waiting for its install.
+    Pending,
+    /// A live customer: an activated commitment, or a builder customer.
+    Live,
+    /// A state the crate does not know, in the vendor's words.
+    Other(String),
+}
+
+/// A Builder Program record at the vendor: a commitment, or a builder customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BuilderProgramRecord {
-    /// The record id.
+    /// The record id: the commitment id (for a builder customer, its account id).
     pub id: BuilderProgramRecordId,
     /// The program.
     pub program: BuilderProgramId,
     /// The dealer's customer id.
     pub dealer_customer_id: DealerCustomerId,
+    /// Where it stands.
+    pub status: BuilderProgramRecordStatus,
+    /// The live customer's account, once there is one.
+    pub account: Option<AccountId>,
+    /// The home's address, when the vendor reports it.
+    pub address: Option<Address>,
+    /// The panel type expected at install, when known.
+    pub expected_panel_type: Option<String>,
+    /// When the home is expected to be ready for install, when known.
+    pub ready_date: Option<chrono::NaiveDate>,
+}
+
+impl BuilderProgramRecord {
+    /// A pending commitment `id` on `program` for `dealer_customer_id`, with nothing else
+    /// known.
+    pub fn new(
+        id: impl Into<BuilderProgramRecordId>,
+        program: impl Into<BuilderProgramId>,
+        dealer_customer_id: impl Into<DealerCustomerId>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            program: program.into(),
+            dealer_customer_id: dealer_customer_id.into(),
+            status: BuilderProgramRecordStatus::Pending,
+            account: None,
+            address: None,
+            expected_panel_type: None,
+            ready_date: None,
+        }
+    }
+
+    /// Whether the record is a live customer.
+    pub fn is_live(&self) -> bool {
+        self.status == BuilderProgramRecordStatus::Live
+    }
+}
+
+/// A change to a pending commitment: the expected panel type, the ready date, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+#[serde(default)]
+pub struct CommitmentUpdate {
+    /// A new expected panel type, or `None` to keep it.
+    pub expected_panel_type: Option<String>,
+    /// A new ready date, or `None` to keep it.
+    pub ready_date: Option<chrono::NaiveDate>,
+}
+
+impl CommitmentUpdate {
+    /// An empty update (which [`validate`](Self::validate) refuses: it would change nothing).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Changes the expected panel type.
+    pub fn expected_panel_type(mut self, panel: impl Into<String>) -> Self {
+        self.expected_panel_type = Some(panel.into());
+        self
+    }
+
+    /// Changes the ready date.
+    pub fn ready_date(mut self, date: chrono::NaiveDate) -> Self {
+        self.ready_date = Some(date);
+        self
+    }
+
+    /// Every problem at once, with field paths (`expected_panel_type`, `ready_date`).
+    pub fn validate(&self) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::new();
+        match &self.expected_panel_type {
+            None if self.ready_date.is_none() => errors.push(
+                "expected_panel_type",
+                "the update changes nothing; give a new expected panel type or ready date",
+            ),
+            Some(p) if p.trim().is_empty() => errors.push(
+                "expected_panel_type",
+                "the expected panel type is blank; leave it out to keep the current one",
+            ),
+            Some(p) => check_text(&mut errors, "expected_panel_type", p),
+            None => {}
+        }
+        errors.into_result()
+    }
+}
+
+/// What activating a commitment needs: the installed panel and communicator, and the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CommitmentActivation {
+    /// The panel type installed, in the vendor's spelling (`IQPanel2`): required.
+    pub panel_type: String,
+    /// The communicator (modem) serial number: required.
+    pub modem_serial: String,
+    /// The service plan; `None` takes the configuration's default service plan.
+    pub plan: Option<PlanId>,
+}
+
+impl CommitmentActivation {
+    /// An activation with `panel_type` and `modem_serial`, on the configuration's default plan.
+    pub fn new(panel_type: impl Into<String>, modem_serial: impl Into<String>) -> Self {
+        Self {
+            panel_type: panel_type.into(),
+            modem_serial: modem_serial.into(),
+            plan: None,
+        }
+    }
+
+    /// The service plan (else the configuration's default service plan).
+    pub fn plan(mut self, plan: impl Into<PlanId>) -> Self {
+        self.plan = Some(plan.into());
+        self
+    }
+
+    /// Every problem at once, with field paths (`panel_type`, `modem_serial`, `plan`).
+    pub fn validate(&self) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::new();
+        if self.panel_type.trim().is_empty() {
+            errors.push(
+                "panel_type",
+                "give the panel type installed (such as IQPanel2)",
+            );
+        }
+        if self.modem_serial.trim().is_empty() {
+            errors.push(
+                "modem_serial",
+                "give the serial number of the installed communicator",
+            );
+        }
+        check_text(&mut errors, "panel_type", &self.panel_type);
+        check_text(&mut errors, "modem_serial", &self.modem_serial);
+        if let Some(plan) = &self.plan {
+            if plan.as_str().trim().is_empty() {
+                errors.push(
+                    "plan",
+                    "the plan is blank; leave it out to take the default plan",
+                );
+            }
+            check_text(&mut errors, "plan", plan.as_str());
+        }
+        errors.into_result()
+    }
+}
+
+/// The text rule of every request field that goes to a vendor: no control characters, at most
+/// [`MAX_FIELD_CHARS`] characters.
+fn check_text(errors: &mut crate::ValidationErrors, field: &str, value: &str) {
+    if value.chars().any(char::is_control) {
+        errors.push(
+            field,
+            "contains control characters (tabs, line breaks, ...); remove them",
+        );
+    } else if value.chars().count() > MAX_FIELD_CHARS {
+        errors.push(
+            field,
+            format!("is longer than {MAX_FIELD_CHARS} characters"),
+        );
+    }
+}
+
+fn check_address(errors: &mut crate::ValidationErrors, prefix: &str, a: &Address) {
+    for (name, value) in [
+        ("street1", &a.street1),
+        ("city", &a.city),
+        ("state", &a.state),
+        ("zip", &a.zip),
+        ("country", &a.country),
+    ] {
+        check_text(errors, &format!("{prefix}.{name}"), value);
+    }
+    if let Some(street2) = &a.street2 {
+        check_text(errors, &format!("{prefix}.street2"), street2);
+    }
 }

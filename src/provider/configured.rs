@@ -4,14 +4,16 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
+use url::Url;
 
 use super::{Capabilities, InteractiveServicesProvider};
 use crate::config::{IspConfig, Status};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, BillingSummary, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest,
-    CredentialCheck, Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest,
-    ServicePlan,
+    AccountId, BillingSummary, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordId,
+    BuilderProgramRecordKind, BuilderProgramRecordRequest, CallbackRegistration,
+    CommitmentActivation, CommitmentUpdate, CredentialCheck, Cursor, EventPage, IspAccount,
+    IspEvent, PlanChange, ProviderKind, ProvisionRequest, ServicePlan,
 };
 
 /// What a provider built from a catalog entry rebuilds itself from: the entry's current
@@ -63,6 +65,7 @@ struct Rules {
     status: Status,
     default_plan: Option<crate::model::PlanId>,
     billing: bool,
+    builder_program: bool,
 }
 
 impl Rules {
@@ -72,6 +75,7 @@ impl Rules {
             status: config.status(),
             default_plan: config.default_plan().cloned(),
             billing: config.billing(),
+            builder_program: config.builder_program(),
         }
     }
 }
@@ -99,7 +103,20 @@ enum Source {
 }
 
 /// The rules a configuration imposes on whatever provider it built: an Inactive configuration
-/// changes nothing, and a provision request without a plan takes the default service plan.
+/// changes nothing, a provision request without a plan takes the default service plan, and
+/// the Builder Program calls work only when the configuration opted into the Builder Program.
+///
+/// Without that opt-in, every Builder Program call (`builder_programs`,
+/// `create_builder_program_record`, `commitment`, `update_commitment`,
+/// `activate_commitment`) is refused before any request, as [`Error::Unsupported`] whose
+/// reason names the configuration and the opt-in to turn on, and
+/// [`capabilities`](InteractiveServicesProvider::capabilities) does not list
+/// `builder_program`; a provision request naming a Builder Program is an
+/// [`Error::InvalidRequest`] (field `builder_program`). `Unsupported` rather than
+/// `InvalidRequest` (which billing's opt-in answers) because the trait promises that every
+/// call outside the capabilities answers `Unsupported`, and the conformance suite holds every
+/// provider built from a configuration to it. Reads (`builder_programs`, `commitment`) work on
+/// an Inactive configuration; the three changes do not.
 ///
 /// Every provider a [`ProviderRegistry`](super::ProviderRegistry) builds is wrapped in it, so
 /// the rules hold for contributed providers too, and are enforced before any request is made.
@@ -247,7 +264,9 @@ impl InteractiveServicesProvider for ConfiguredProvider {
         self.inner().kind()
     }
     fn capabilities(&self) -> Capabilities {
-        self.inner().capabilities()
+        let mut capabilities = self.inner().capabilities();
+        capabilities.builder_program &= self.builder_program_opted_in();
+        capabilities
     }
     async fn validate_credentials(&self) -> Result<CredentialCheck> {
         let (inner, _) = self.current("validate_credentials")?;
@@ -259,6 +278,16 @@ impl InteractiveServicesProvider for ConfiguredProvider {
     }
     async fn provision(&self, request: &ProvisionRequest) -> Result<IspAccount> {
         let (inner, rules) = self.ensure_active("provision")?;
+        if request.builder_program.is_some() && !rules.builder_program {
+            return Err(Error::invalid_request(
+                inner.kind().to_string(),
+                "provision",
+                format!(
+                    "builder_program: ISP configuration `{}` has not opted into the Builder Program; leave the request's Builder Program out, or turn the configuration's Builder Program opt-in on",
+                    rules.config_name
+                ),
+            ));
+        }
         if let Err(problems) = request.validate() {
             return Err(Error::invalid_request(
                 inner.kind().to_string(),
@@ -310,15 +339,80 @@ impl InteractiveServicesProvider for ConfiguredProvider {
         inner.events_since(cursor).await
     }
     async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
-        let (inner, _) = self.current("builder_programs")?;
+        let (inner, _) = self.ensure_builder_program("builder_programs", false)?;
         inner.builder_programs().await
     }
     async fn create_builder_program_record(
         &self,
         request: &BuilderProgramRecordRequest,
     ) -> Result<BuilderProgramRecord> {
-        let (inner, _) = self.ensure_active("create_builder_program_record")?;
-        inner.create_builder_program_record(request).await
+        const OP: &str = "create_builder_program_record";
+        let (inner, rules) = self.ensure_builder_program(OP, true)?;
+        if let Err(problems) = request.validate() {
+            return Err(Error::invalid_request(
+                inner.kind().to_string(),
+                OP,
+                problems.to_string(),
+            ));
+        }
+        match &request.record {
+            BuilderProgramRecordKind::Customer(customer) if customer.plan.is_none() => {
+                let Some(plan) = rules.default_plan else {
+                    return Err(no_plan(&*inner, OP, &rules));
+                };
+                let mut with_plan = (**customer).clone();
+                with_plan.plan = Some(plan);
+                let request =
+                    BuilderProgramRecordRequest::customer(request.program.clone(), with_plan);
+                inner.create_builder_program_record(&request).await
+            }
+            _ => inner.create_builder_program_record(request).await,
+        }
+    }
+    async fn commitment(&self, id: &BuilderProgramRecordId) -> Result<BuilderProgramRecord> {
+        let (inner, _) = self.ensure_builder_program("commitment", false)?;
+        inner.commitment(id).await
+    }
+    async fn update_commitment(
+        &self,
+        id: &BuilderProgramRecordId,
+        update: &CommitmentUpdate,
+    ) -> Result<BuilderProgramRecord> {
+        const OP: &str = "update_commitment";
+        let (inner, _) = self.ensure_builder_program(OP, true)?;
+        if let Err(problems) = update.validate() {
+            return Err(Error::invalid_request(
+                inner.kind().to_string(),
+                OP,
+                problems.to_string(),
+            ));
+        }
+        inner.update_commitment(id, update).await
+    }
+    async fn activate_commitment(
+        &self,
+        id: &BuilderProgramRecordId,
+        activation: &CommitmentActivation,
+    ) -> Result<IspAccount> {
+        const OP: &str = "activate_commitment";
+        let (inner, rules) = self.ensure_builder_program(OP, true)?;
+        if let Err(problems) = activation.validate() {
+            return Err(Error::invalid_request(
+                inner.kind().to_string(),
+                OP,
+                problems.to_string(),
+            ));
+        }
+        if activation.plan.is_some() {
+            return inner.activate_commitment(id, activation).await;
+        }
+        match rules.default_plan.clone() {
+            Some(plan) => {
+                let with_plan = activation.clone().plan(plan);
+                inner.activate_commitment(id, &with_plan).await
+            }
+            None => Err(no_plan(&*inner, OP, &rules)),
+        }
     }
     async fn activate_billing(&self) -> Result<()> {
         let (inner, _) = self.ensure_billing("activate_billing")?;
@@ -332,9 +426,78 @@ impl InteractiveServicesProvider for ConfiguredProvider {
         let (inner, _) = self.ensure_billing("push_billing_summary")?;
         inner.push_billing_summary(account, summary).await
     }
+    /// Reading a pushed callback changes nothing at the vendor: it works on an Inactive
+    /// configuration too (what the vendor reports still happened).
+    fn callback_events(&self, body: &[u8]) -> Result<Vec<IspEvent>> {
+        let (inner, _) = self.current("callback_events")?;
+        inner.callback_events(body)
+    }
+    /// Registering changes the vendor's settings: an Inactive configuration refuses it.
+    async fn register_callback(&self, url: &Url) -> Result<CallbackRegistration> {
+        let (inner, _) = self.ensure_active("register_callback")?;
+        inner.register_callback(url).await
+    }
+    async fn callback_registration(&self) -> Result<Option<CallbackRegistration>> {
+        let (inner, _) = self.current("callback_registration")?;
+        inner.callback_registration().await
+    }
+}
+
+/// The refusal of a call that needs a plan when neither the request nor the configuration
+/// names one.
+fn no_plan(
+    inner: &dyn InteractiveServicesProvider,
+    operation: &'static str,
+    rules: &Rules,
+) -> Error {
+    Error::invalid_request(
+        inner.kind().to_string(),
+        operation,
+        format!(
+            "plan: the request names no service plan and ISP configuration `{}` has no default service plan; set one of them",
+            rules.config_name
+        ),
+    )
 }
 
 impl ConfiguredProvider {
+    /// Whether the configuration, as it is now, opted into the Builder Program.
+    fn builder_program_opted_in(&self) -> bool {
+        match &self.source {
+            Source::Fixed { rules, .. } => rules.builder_program,
+            Source::Bound(bound) => bound
+                .entry
+                .get()
+                .config
+                .is_some_and(|c| c.builder_program()),
+        }
+    }
+
+    /// Builder Program calls need a configuration that opted into the Builder Program, and,
+    /// for a `change`, an Active one.
+    fn ensure_builder_program(
+        &self,
+        operation: &'static str,
+        change: bool,
+    ) -> Result<(Arc<dyn InteractiveServicesProvider>, Rules)> {
+        let (inner, rules) = if change {
+            self.ensure_active(operation)?
+        } else {
+            self.current(operation)?
+        };
+        if !rules.builder_program {
+            return Err(Error::unsupported_because(
+                inner.kind().to_string(),
+                operation,
+                format!(
+                    "ISP configuration `{}` has not opted into the Builder Program; turn its Builder Program opt-in on first (nothing was sent)",
+                    rules.config_name
+                ),
+            ));
+        }
+        Ok((inner, rules))
+    }
+
     /// Billing calls need an Active configuration that opted into billing.
     fn ensure_billing(
         &self,

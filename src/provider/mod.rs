@@ -20,12 +20,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use url::Url;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, BillingSummary, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordRequest,
-    CredentialCheck, Cursor, EventPage, IspAccount, PlanChange, ProviderKind, ProvisionRequest,
-    ServicePlan,
+    AccountId, BillingSummary, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordId,
+    BuilderProgramRecordRequest, CallbackRegistration, CommitmentActivation, CommitmentUpdate,
+    CredentialCheck, Cursor, EventPage, IspAccount, IspEvent, PlanChange, ProviderKind,
+    ProvisionRequest, ServicePlan,
 };
 
 /// Which optional operations a provider supports. Calls outside them answer
@@ -44,9 +46,18 @@ pub struct Capabilities {
     pub events: bool,
     /// Events include payments and payment-method changes made in the vendor's app.
     pub billing: bool,
-    /// [`InteractiveServicesProvider::builder_programs`] and
-    /// [`InteractiveServicesProvider::create_builder_program_record`] work.
+    /// The Builder Program calls work: [`InteractiveServicesProvider::builder_programs`],
+    /// [`InteractiveServicesProvider::create_builder_program_record`],
+    /// [`InteractiveServicesProvider::commitment`],
+    /// [`InteractiveServicesProvider::update_commitment`] and
+    /// [`InteractiveServicesProvider::activate_commitment`]. A provider built from a
+    /// configuration reports it only when the configuration opted into the Builder Program.
     pub builder_program: bool,
+    /// The vendor pushes real-time callbacks the provider reads:
+    /// [`InteractiveServicesProvider::callback_events`],
+    /// [`InteractiveServicesProvider::register_callback`] and
+    /// [`InteractiveServicesProvider::callback_registration`] work.
+    pub callbacks: bool,
 }
 
 impl Capabilities {
@@ -58,6 +69,7 @@ impl Capabilities {
         events: false,
         billing: false,
         builder_program: false,
+        callbacks: false,
     };
 
     /// Every optional capability.
@@ -68,6 +80,7 @@ impl Capabilities {
         events: true,
         billing: true,
         builder_program: true,
+        callbacks: true,
     };
 }
 
@@ -121,18 +134,51 @@ pub trait InteractiveServicesProvider: fmt::Debug + Send + Sync + 'static {
         Err(self.unsupported("events_since"))
     }
 
-    /// The Builder Programs the dealer takes part in.
+    /// The Builder Programs the dealer takes part in (id, name, builder).
     async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
         Err(self.unsupported("builder_programs"))
     }
 
-    /// Records a Builder Program home.
+    /// Records a Builder Program home: a commitment, or a builder customer. Every missing or
+    /// invalid field is reported at once ([`BuilderProgramRecordRequest::validate`]) before any
+    /// request. Saving twice never makes two records: a commitment saved again on the same
+    /// program returns the one recorded, and a create whose answer was lost is looked up, not
+    /// repeated; a dealer customer id that already has another record is an
+    /// [`Error::Conflict`] carrying its id.
     async fn create_builder_program_record(
         &self,
         request: &BuilderProgramRecordRequest,
     ) -> Result<BuilderProgramRecord> {
         let _ = request;
         Err(self.unsupported("create_builder_program_record"))
+    }
+
+    /// Reads a commitment (once activated, it names the live customer's account).
+    async fn commitment(&self, id: &BuilderProgramRecordId) -> Result<BuilderProgramRecord> {
+        let _ = id;
+        Err(self.unsupported("commitment"))
+    }
+
+    /// Changes a pending commitment's expected panel type or ready date; returns the
+    /// commitment as it is afterwards.
+    async fn update_commitment(
+        &self,
+        id: &BuilderProgramRecordId,
+        update: &CommitmentUpdate,
+    ) -> Result<BuilderProgramRecord> {
+        let _ = (id, update);
+        Err(self.unsupported("update_commitment"))
+    }
+
+    /// Activates a commitment into a live customer and returns the customer's account.
+    /// Activating an activated commitment returns the same account.
+    async fn activate_commitment(
+        &self,
+        id: &BuilderProgramRecordId,
+        activation: &CommitmentActivation,
+    ) -> Result<IspAccount> {
+        let _ = (id, activation);
+        Err(self.unsupported("activate_commitment"))
     }
 
     /// Turns billing sync on at the vendor, after checking the login may: payments and
@@ -152,6 +198,33 @@ pub trait InteractiveServicesProvider: fmt::Debug + Send + Sync + 'static {
     ) -> Result<()> {
         let _ = (account, summary);
         Err(self.unsupported("push_billing_summary"))
+    }
+
+    /// Reads the body of one callback the vendor pushed, *already verified* (see
+    /// [`callbacks`](crate::callbacks)), into the events it carries, oldest first. Unknown
+    /// event types are kept as [`EventKind::Other`](crate::EventKind::Other), and an event
+    /// whose details cannot be read as [`EventKind::Malformed`](crate::EventKind::Malformed),
+    /// so that nothing is dropped; a body that carries no readable event (not the vendor's
+    /// format, no event id, no account) is [`Error::InvalidRequest`] saying what is wrong,
+    /// without quoting the body.
+    ///
+    /// No I/O: the body is parsed in memory, and nothing in it can panic the host.
+    fn callback_events(&self, body: &[u8]) -> Result<Vec<IspEvent>> {
+        let _ = body;
+        Err(self.unsupported("callback_events"))
+    }
+
+    /// Registers `url` as where the vendor pushes this configuration's callbacks (replacing
+    /// any URL registered before), enabled, and returns the vendor's view afterwards.
+    async fn register_callback(&self, url: &Url) -> Result<CallbackRegistration> {
+        let _ = url;
+        Err(self.unsupported("register_callback"))
+    }
+
+    /// The vendor's view of the callback registration: the URL, whether it is enabled, its
+    /// last delivery attempt and failures; `None` when nothing is registered.
+    async fn callback_registration(&self) -> Result<Option<CallbackRegistration>> {
+        Err(self.unsupported("callback_registration"))
     }
 
     /// The [`Error::Unsupported`] for `operation` on this provider.
@@ -203,6 +276,26 @@ macro_rules! forward {
             ) -> Result<BuilderProgramRecord> {
                 (**self).create_builder_program_record(request).await
             }
+            async fn commitment(
+                &self,
+                id: &BuilderProgramRecordId,
+            ) -> Result<BuilderProgramRecord> {
+                (**self).commitment(id).await
+            }
+            async fn update_commitment(
+                &self,
+                id: &BuilderProgramRecordId,
+                update: &CommitmentUpdate,
+            ) -> Result<BuilderProgramRecord> {
+                (**self).update_commitment(id, update).await
+            }
+            async fn activate_commitment(
+                &self,
+                id: &BuilderProgramRecordId,
+                activation: &CommitmentActivation,
+            ) -> Result<IspAccount> {
+                (**self).activate_commitment(id, activation).await
+            }
             async fn activate_billing(&self) -> Result<()> {
                 (**self).activate_billing().await
             }
@@ -212,6 +305,15 @@ macro_rules! forward {
                 summary: &BillingSummary,
             ) -> Result<()> {
                 (**self).push_billing_summary(account, summary).await
+            }
+            fn callback_events(&self, body: &[u8]) -> Result<Vec<IspEvent>> {
+                (**self).callback_events(body)
+            }
+            async fn register_callback(&self, url: &Url) -> Result<CallbackRegistration> {
+                (**self).register_callback(url).await
+            }
+            async fn callback_registration(&self) -> Result<Option<CallbackRegistration>> {
+                (**self).callback_registration().await
             }
         }
     };

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: the [`SyncStore`] that keeps everything in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,6 +11,10 @@ use super::clock::{Clock, SystemClock, add};
 use super::status::{FeedState, LastError, SyncStatus};
 use super::store::{
     AccountSnapshot, Claim, ClaimMode, Lease, ParkedEvent, StatusUpdate, SyncStore,
+};
+use super::traffic::{
+    CALLBACK_RETENTION, CallbackOutcome, CallbackRecord, CallbackTraffic, MAX_REASONS,
+    OTHER_REASON, RecordedRejection, bucket_start,
 };
 use crate::error::Result;
 use crate::model::{AccountId, Cursor, EventId, IspEvent};
@@ -31,6 +35,114 @@ struct ConfigState {
     snapshots: HashMap<AccountId, AccountSnapshot>,
     lease: Option<Lease>,
     status: SyncStatus,
+    callbacks: CallbackState,
+}
+
+/// One minute of callback traffic.
+#[derive(Debug)]
+struct Bucket {
+    start: DateTime<Utc>,
+    accepted: u64,
+    duplicate: u64,
+    rejected: BTreeMap<String, u64>,
+}
+
+/// A configuration's callback traffic: minute buckets, oldest first, and the latest times.
+#[derive(Debug, Default)]
+struct CallbackState {
+    buckets: VecDeque<Bucket>,
+    last_delivery_at: Option<DateTime<Utc>>,
+    last_attempt_at: Option<DateTime<Utc>>,
+    last_rejection: Option<RecordedRejection>,
+}
+
+impl CallbackState {
+    fn record(&mut self, record: &CallbackRecord) {
+        let at = record.at;
+        let later = |slot: &mut Option<DateTime<Utc>>| {
+            if slot.is_none_or(|t| t < at) {
+                *slot = Some(at);
+            }
+        };
+        later(&mut self.last_attempt_at);
+        let start = bucket_start(at);
+        // Deliveries arrive nearly in order: the bucket is almost always the last one.
+        let position = self.buckets.iter().rposition(|b| b.start <= start);
+        let index = match position {
+            Some(i) if self.buckets.get(i).is_some_and(|b| b.start == start) => i,
+            _ => {
+                let i = position.map_or(0, |i| i + 1);
+                self.buckets.insert(
+                    i,
+                    Bucket {
+                        start,
+                        accepted: 0,
+                        duplicate: 0,
+                        rejected: BTreeMap::new(),
+                    },
+                );
+                i
+            }
+        };
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return;
+        };
+        match &record.outcome {
+            CallbackOutcome::Accepted => {
+                bucket.accepted = bucket.accepted.saturating_add(1);
+                later(&mut self.last_delivery_at);
+            }
+            CallbackOutcome::Duplicate => {
+                bucket.duplicate = bucket.duplicate.saturating_add(1);
+                later(&mut self.last_delivery_at);
+            }
+            CallbackOutcome::Rejected { reason, detail } => {
+                let key = if bucket.rejected.contains_key(reason)
+                    || bucket.rejected.len() < MAX_REASONS
+                {
+                    reason.as_str()
+                } else {
+                    OTHER_REASON
+                };
+                let n = bucket.rejected.entry(key.to_owned()).or_insert(0);
+                *n = n.saturating_add(1);
+                if self.last_rejection.as_ref().is_none_or(|r| r.at <= at) {
+                    self.last_rejection = Some(RecordedRejection {
+                        at,
+                        reason: reason.clone(),
+                        detail: detail.clone(),
+                    });
+                }
+            }
+        }
+        // Keep CALLBACK_RETENTION behind the newest bucket.
+        let horizon = self.buckets.back().and_then(|b| {
+            chrono::TimeDelta::from_std(CALLBACK_RETENTION)
+                .ok()
+                .and_then(|keep| b.start.checked_sub_signed(keep))
+        });
+        if let Some(horizon) = horizon {
+            while self.buckets.front().is_some_and(|b| b.start < horizon) {
+                self.buckets.pop_front();
+            }
+        }
+    }
+
+    fn traffic(&self, config: &str, since: DateTime<Utc>) -> CallbackTraffic {
+        let mut traffic = CallbackTraffic::new(config, since);
+        for bucket in self.buckets.iter().filter(|b| b.start >= traffic.since) {
+            traffic.accepted = traffic.accepted.saturating_add(bucket.accepted);
+            traffic.duplicate = traffic.duplicate.saturating_add(bucket.duplicate);
+            for (reason, n) in &bucket.rejected {
+                let total = traffic.rejected.entry(reason.clone()).or_insert(0);
+                *total = total.saturating_add(*n);
+            }
+        }
+        traffic.last_delivery_at = self.last_delivery_at;
+        traffic.last_attempt_at = self.last_attempt_at;
+        traffic.last_rejection = self.last_rejection.clone();
+        traffic
+    }
 }
 
 impl ConfigState {
@@ -318,5 +430,20 @@ impl SyncStore for MemoryStore {
                 status
             })
             .unwrap_or_else(|| SyncStatus::new(config)))
+    }
+
+    async fn record_callback(&self, config: &str, record: &CallbackRecord) -> Result<()> {
+        self.with(config, |s, _| s.callbacks.record(record));
+        Ok(())
+    }
+
+    async fn callback_traffic(
+        &self,
+        config: &str,
+        since: DateTime<Utc>,
+    ) -> Result<CallbackTraffic> {
+        Ok(self
+            .read(config, |s, _| s.callbacks.traffic(config, since))
+            .unwrap_or_else(|| CallbackTraffic::new(config, since)))
     }
 }

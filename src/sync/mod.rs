@@ -104,15 +104,26 @@ mod clock;
 mod engine;
 mod memory;
 mod reconcile;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 mod status;
 mod store;
+mod traffic;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Delivery, DeliveryRetry, PullOutcome, PullReport, SyncEngine, SyncOptions};
 pub use memory::MemoryStore;
 pub use reconcile::{ReconcileOutcome, ReconcileReport, Reconciler};
+#[cfg(feature = "postgres")]
+pub use sql::PgStore;
+#[cfg(feature = "sqlite")]
+pub use sql::SqliteStore;
 pub use status::{FeedState, LastError, NO_FEED_NOTE, SyncStatus};
 pub use store::{AccountSnapshot, Claim, ClaimMode, Lease, ParkedEvent, StatusUpdate, SyncStore};
+pub use traffic::{
+    CALLBACK_BUCKET, CALLBACK_RETENTION, CallbackOutcome, CallbackRecord, CallbackTraffic,
+    MAX_REASONS, OTHER_REASON, RecordedRejection, bucket_start,
+};
 
 use std::fmt;
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::status::SyncStatus;
-use crate::error::Result;
+use super::traffic::{CallbackRecord, CallbackTraffic};
+use crate::error::{Error, Result};
 use crate::model::{AccountId, AccountStatus, AddOn, Cursor, EventId, IspEvent, PlanId};
 
 /// What [`SyncStore::claim`] found.
@@ -120,7 +121,10 @@ pub enum StatusUpdate {
 
 /// The durable state of the sync engine, per ISP configuration (by name): the cursor, the
 /// claims and the applied event ids, parked events, the reconciler's account snapshots, the
-/// puller's lease and the status a host shows.
+/// puller's lease, the status a host shows, and the callback traffic that callback health is
+/// computed from ([`record_callback`](Self::record_callback),
+/// [`callback_traffic`](Self::callback_traffic): methods with default bodies, so that a store
+/// written before them still compiles).
 ///
 /// Implementations must make each method atomic (one transaction) and safe to call from many
 /// processes at once. Lease and claim expiry are decided by the store's own clock (a database
@@ -212,4 +216,53 @@ pub trait SyncStore: fmt::Debug + Send + Sync + 'static {
 
     /// `config`'s status (a configuration never seen has an empty one).
     async fn status(&self, config: &str) -> Result<SyncStatus>;
+
+    /// Counts one callback delivery of `config` (see [`callbacks`](crate::callbacks)): adds
+    /// one to its outcome in the bucket of `record.at` (the minute it falls in,
+    /// [`bucket_start`](super::bucket_start)), and moves the latest delivery, attempt and
+    /// rejection forward when `record` is newer. Many replicas call it at once for one
+    /// configuration: it must *add*, never overwrite counts.
+    ///
+    /// Buckets older than [`CALLBACK_RETENTION`](super::CALLBACK_RETENTION) may be dropped;
+    /// at most [`MAX_REASONS`](super::MAX_REASONS) reasons are kept per bucket, further ones
+    /// counted as [`OTHER_REASON`](super::OTHER_REASON).
+    ///
+    /// SQL shape: `INSERT INTO callback_buckets (config, bucket_start, outcome, reason, count)
+    /// VALUES (…, 1) ON CONFLICT (config, bucket_start, outcome, reason) DO UPDATE SET count =
+    /// callback_buckets.count + 1`, and an upsert of the configuration's latest-times row that
+    /// keeps the greater time — one transaction.
+    ///
+    /// The default body answers [`Error::Unsupported`](crate::Error::Unsupported): a store that
+    /// does not keep callback health yet still compiles and syncs. [`MemoryStore`](super::MemoryStore)
+    /// implements it; the SQLite and PostgreSQL stores will.
+    async fn record_callback(&self, config: &str, record: &CallbackRecord) -> Result<()> {
+        let _ = (config, record);
+        Err(Error::unsupported_because(
+            "sync_store",
+            "record_callback",
+            "this sync store does not keep callback health yet",
+        ))
+    }
+
+    /// `config`'s callback traffic: the counts of the buckets that start at or after
+    /// `since`'s bucket, and the latest delivery, attempt and rejection ever recorded. A
+    /// configuration with no traffic has empty counts.
+    ///
+    /// SQL shape: `SELECT outcome, reason, sum(count) FROM callback_buckets WHERE config = $1
+    /// AND bucket_start >= $2 GROUP BY outcome, reason`, and the latest-times row.
+    ///
+    /// The default body answers [`Error::Unsupported`](crate::Error::Unsupported), as
+    /// [`record_callback`](Self::record_callback)'s does.
+    async fn callback_traffic(
+        &self,
+        config: &str,
+        since: DateTime<Utc>,
+    ) -> Result<CallbackTraffic> {
+        let _ = (config, since);
+        Err(Error::unsupported_because(
+            "sync_store",
+            "callback_traffic",
+            "this sync store does not keep callback health yet",
+        ))
+    }
 }

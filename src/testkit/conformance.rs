@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::model::{
-    AccountId, AccountStatus, Address, BuilderProgramRecordRequest, DealerCustomerId, FeatureId,
-    PlanChange, PlanId, ProvisionRequest,
+    AccountId, AccountStatus, Address, BuilderProgramRecordRequest, CommitmentActivation,
+    CommitmentUpdate, DealerCustomerId, FeatureId, PlanChange, PlanId, ProvisionRequest,
 };
 use crate::provider::{Capabilities, InteractiveServicesProvider};
 
@@ -136,6 +136,7 @@ pub async fn run_all(p: &dyn InteractiveServicesProvider, o: &Options) {
     listing_includes_provisioned(p, o).await;
     events_are_ordered_and_resumable(p, o).await;
     builder_program_records(p, o).await;
+    callback_registration_reads_back(p).await;
     unsupported_operations_say_so(p).await;
 }
 
@@ -389,7 +390,8 @@ pub async fn events_are_ordered_and_resumable(p: &dyn InteractiveServicesProvide
     );
 }
 
-/// Builder Program records: programs are listed and a record is created once per customer.
+/// Builder Program records: programs are listed, a commitment is created once per customer
+/// (saving it again returns it), read, updated, and activated into a live customer.
 pub async fn builder_program_records(p: &dyn InteractiveServicesProvider, o: &Options) {
     if !p.capabilities().builder_program {
         return;
@@ -399,19 +401,96 @@ pub async fn builder_program_records(p: &dyn InteractiveServicesProvider, o: &Op
         return;
     };
     let dealer = o.dealer_id("builder");
-    let req =
-        BuilderProgramRecordRequest::new(program.id.clone(), dealer.clone(), Address::default())
-            .expected_panel_type("IQPanel2");
+    let address = Address {
+        street1: "14 Willow Way".into(),
+        city: "Reston".into(),
+        state: "VA".into(),
+        zip: "20190".into(),
+        country: "US".into(),
+        ..Address::default()
+    };
+    let ready = |day| chrono::NaiveDate::from_ymd_opt(2026, 9, day).unwrap_or_default();
+    let req = BuilderProgramRecordRequest::new(program.id.clone(), dealer.clone(), address)
+        .expected_panel_type("IQPanel2")
+        .ready_date(ready(1));
     let first = p
         .create_builder_program_record(&req)
         .await
         .unwrap_or_else(|e| panic!("[builder] create failed: {e}"));
     assert_eq!(first.dealer_customer_id, dealer);
+    assert!(!first.is_live(), "[builder] a new commitment is not live");
     let second = p
         .create_builder_program_record(&req)
         .await
         .expect("create again");
     assert_eq!(first.id, second.id, "[builder] a second record was created");
+    let read = p.commitment(&first.id).await.expect("[builder] commitment");
+    assert_eq!(read.id, first.id);
+    let updated = p
+        .update_commitment(&first.id, &CommitmentUpdate::new().ready_date(ready(15)))
+        .await
+        .unwrap_or_else(|e| panic!("[builder] update failed: {e}"));
+    assert_eq!(updated.ready_date, Some(ready(15)), "[builder] update");
+    let activation =
+        CommitmentActivation::new("IQPanel2", "SERIAL-0001").plan(plan_for(p, o).await);
+    let account = p
+        .activate_commitment(&first.id, &activation)
+        .await
+        .unwrap_or_else(|e| panic!("[builder] activate failed: {e}"));
+    assert_eq!(account.status, AccountStatus::Active, "[builder] activate");
+    assert_eq!(account.dealer_customer_id.as_ref(), Some(&dealer));
+    let live = p.commitment(&first.id).await.expect("[builder] commitment");
+    assert!(live.is_live(), "[builder] an activated commitment is live");
+    assert_eq!(live.account.as_ref(), Some(&account.id));
+    let again = p
+        .activate_commitment(&first.id, &activation)
+        .await
+        .expect("[builder] activate again");
+    assert_eq!(
+        again.id, account.id,
+        "[builder] a second activation made another customer"
+    );
+}
+
+/// With callbacks: a registered callback URL reads back enabled (the registration found before
+/// is put back afterwards), and a body that is not the vendor's format is an
+/// `InvalidRequest`, not a panic.
+pub async fn callback_registration_reads_back(p: &dyn InteractiveServicesProvider) {
+    if !p.capabilities().callbacks {
+        return;
+    }
+    let before = p
+        .callback_registration()
+        .await
+        .unwrap_or_else(|e| panic!("[callbacks] callback_registration failed: {e}"));
+    let url = url::Url::parse("https://conformance.invalid/callbacks/conformance")
+        .unwrap_or_else(|e| panic!("[callbacks] the test URL: {e}"));
+    let registered = p
+        .register_callback(&url)
+        .await
+        .unwrap_or_else(|e| panic!("[callbacks] register_callback failed: {e}"));
+    assert_eq!(registered.url, url, "[callbacks] registered another URL");
+    assert!(registered.enabled, "[callbacks] a registration is enabled");
+    let read = p
+        .callback_registration()
+        .await
+        .unwrap_or_else(|e| panic!("[callbacks] callback_registration failed: {e}"))
+        .unwrap_or_else(|| panic!("[callbacks] nothing registered after register_callback"));
+    assert_eq!(
+        read.url, url,
+        "[callbacks] the vendor's view shows another URL"
+    );
+    for body in [&b"not json"[..], b"{}", b"[[[[[[[[", &[0xff, 0xfe][..]] {
+        assert!(
+            matches!(p.callback_events(body), Err(Error::InvalidRequest { .. })),
+            "[callbacks] an unreadable body must be InvalidRequest"
+        );
+    }
+    if let Some(before) = before {
+        p.register_callback(&before.url)
+            .await
+            .unwrap_or_else(|e| panic!("[callbacks] restoring the registration failed: {e}"));
+    }
 }
 
 /// Every operation outside the capabilities answers `Unsupported`.
@@ -431,5 +510,12 @@ pub async fn unsupported_operations_say_so(p: &dyn InteractiveServicesProvider) 
     }
     if !caps.builder_program {
         check("builder_programs", p.builder_programs().await.map(|_| ()));
+    }
+    if !caps.callbacks {
+        check("callback_events", p.callback_events(b"{}").map(|_| ()));
+        check(
+            "callback_registration",
+            p.callback_registration().await.map(|_| ()),
+        );
     }
 }

@@ -9,12 +9,15 @@ use chrono::Utc;
 use crate::config::IspConfig;
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, AccountStatus, AddOn, BuilderProgram, BuilderProgramId, BuilderProgramRecord,
-    BuilderProgramRecordId, BuilderProgramRecordRequest, CredentialCheck, CredentialField, Cursor,
-    EventId, EventKind, EventPage, IspAccount, IspEvent, Money, PlanChange, PlanId, ProviderKind,
-    ProvisionRequest, ServicePlan,
+    AccountId, AccountStatus, AddOn, BuilderProgram, BuilderProgramRecord, BuilderProgramRecordId,
+    BuilderProgramRecordKind, BuilderProgramRecordRequest, BuilderProgramRecordStatus,
+    CallbackRegistration, CommitmentActivation, CommitmentUpdate, CredentialCheck, CredentialField,
+    Cursor, EventId, EventKind, EventPage, IspAccount, IspEvent, Money, PlanChange, PlanId,
+    ProviderKind, ProvisionRequest, ServicePlan,
 };
-use crate::provider::{Capabilities, InteractiveServicesProvider, ProviderRegistry};
+use crate::provider::{
+    Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry, ProviderSpec,
+};
 
 /// The name [`InMemoryProvider::register`] registers.
 pub const IN_MEMORY: &str = "in_memory";
@@ -36,6 +39,7 @@ struct State {
     next_id: u64,
     events: Vec<IspEvent>,
     records: Vec<BuilderProgramRecord>,
+    callback: Option<CallbackRegistration>,
 }
 
 /// A complete provider that keeps everything in memory: every capability, the crate's rules
@@ -74,13 +78,19 @@ impl InMemoryProvider {
         }
     }
 
-    /// Registers the provider under [`IN_MEMORY`]: each configuration gets its own state.
+    /// Registers the provider under [`IN_MEMORY`]: each configuration gets its own state. Its
+    /// configurations may opt into the Builder Program.
     pub fn register(registry: &mut ProviderRegistry) {
-        registry.register(IN_MEMORY, FIELDS, |config: &IspConfig| {
-            let mut p = InMemoryProvider::new();
-            p.reject_credentials = config.credentials().expose("token") == Some("rejected");
-            Ok(Arc::new(p) as Arc<dyn InteractiveServicesProvider>)
-        });
+        registry.register_spec(
+            ProviderSpec::new(IN_MEMORY, IN_MEMORY, FIELDS)
+                .builder_program()
+                .callbacks(),
+            |config: &IspConfig, _: &ProviderOptions| {
+                let mut p = InMemoryProvider::new();
+                p.reject_credentials = config.credentials().expose("token") == Some("rejected");
+                Ok(Arc::new(p) as Arc<dyn InteractiveServicesProvider>)
+            },
+        );
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -308,38 +318,218 @@ impl InteractiveServicesProvider for InMemoryProvider {
     }
 
     async fn builder_programs(&self) -> Result<Vec<BuilderProgram>> {
-        Ok(vec![BuilderProgram {
-            id: BuilderProgramId::new("BP-1"),
-            name: "Acme Homes".into(),
-        }])
+        Ok(vec![BuilderProgram::new(
+            "BP-1",
+            "Willow Creek",
+            "Acme Homes",
+        )])
     }
 
     async fn create_builder_program_record(
         &self,
         request: &BuilderProgramRecordRequest,
     ) -> Result<BuilderProgramRecord> {
+        const OP: &str = "create_builder_program_record";
+        request
+            .validate()
+            .map_err(|p| Error::invalid_request(self.kind_name(), OP, p.to_string()))?;
         if request.program.as_str() != "BP-1" {
             return Err(Error::not_found(
                 self.kind_name(),
-                "create_builder_program_record",
+                OP,
                 format!("Builder Program {}", request.program),
             ));
         }
-        let mut state = self.state();
-        if let Some(r) = state
+        let dealer = request.dealer_customer_id();
+        {
+            let state = self.state();
+            if let Some(r) = state
+                .records
+                .iter()
+                .find(|r| &r.dealer_customer_id == dealer)
+            {
+                // The same commitment saved again is that commitment.
+                let same = matches!(request.record, BuilderProgramRecordKind::Commitment(_))
+                    && r.program == request.program
+                    && !r.is_live();
+                if same {
+                    return Ok(r.clone());
+                }
+                return Err(Error::conflict(
+                    self.kind_name(),
+                    OP,
+                    format!("dealer customer {dealer} already has record {}", r.id),
+                ));
+            }
+        }
+        match &request.record {
+            BuilderProgramRecordKind::Commitment(c) => {
+                let mut state = self.state();
+                if let Some(existing) = state
+                    .accounts
+                    .values()
+                    .find(|a| a.dealer_customer_id.as_ref() == Some(dealer))
+                {
+                    return Err(Error::duplicate_customer(
+                        self.kind_name(),
+                        OP,
+                        dealer.as_str(),
+                        existing.id.clone(),
+                    ));
+                }
+                let mut record = BuilderProgramRecord::new(
+                    format!("C-{}", state.records.len() + 1),
+                    request.program.clone(),
+                    dealer.clone(),
+                );
+                record.address = Some(c.address.clone());
+                record.expected_panel_type = c.expected_panel_type.clone();
+                record.ready_date = c.ready_date;
+                state.records.push(record.clone());
+                Ok(record)
+            }
+            BuilderProgramRecordKind::Customer(c) => {
+                let mut customer = (**c).clone();
+                customer.builder_program = Some(request.program.clone());
+                let account = self.provision(&customer).await?;
+                let mut record = BuilderProgramRecord::new(
+                    account.id.as_str(),
+                    request.program.clone(),
+                    dealer.clone(),
+                );
+                record.status = BuilderProgramRecordStatus::Live;
+                record.account = Some(account.id);
+                record.address = Some(customer.address.clone());
+                record.expected_panel_type = customer.panel_type.clone();
+                self.state().records.push(record.clone());
+                Ok(record)
+            }
+        }
+    }
+
+    async fn commitment(&self, id: &BuilderProgramRecordId) -> Result<BuilderProgramRecord> {
+        self.state()
             .records
             .iter()
-            .find(|r| r.dealer_customer_id == request.dealer_customer_id)
-        {
-            return Ok(r.clone());
-        }
-        let record = BuilderProgramRecord {
-            id: BuilderProgramRecordId::new(format!("C-{}", state.records.len() + 1)),
-            program: request.program.clone(),
-            dealer_customer_id: request.dealer_customer_id.clone(),
+            .find(|r| &r.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                Error::not_found(self.kind_name(), "commitment", format!("commitment {id}"))
+            })
+    }
+
+    async fn update_commitment(
+        &self,
+        id: &BuilderProgramRecordId,
+        update: &CommitmentUpdate,
+    ) -> Result<BuilderProgramRecord> {
+        const OP: &str = "update_commitment";
+        update
+            .validate()
+            .map_err(|p| Error::invalid_request(self.kind_name(), OP, p.to_string()))?;
+        let mut state = self.state();
+        let Some(record) = state.records.iter_mut().find(|r| &r.id == id) else {
+            return Err(Error::not_found(
+                self.kind_name(),
+                OP,
+                format!("commitment {id}"),
+            ));
         };
-        state.records.push(record.clone());
-        Ok(record)
+        if record.is_live() {
+            return Err(Error::conflict(
+                self.kind_name(),
+                OP,
+                format!("commitment {id} is activated"),
+            ));
+        }
+        if let Some(p) = &update.expected_panel_type {
+            record.expected_panel_type = Some(p.clone());
+        }
+        if let Some(d) = update.ready_date {
+            record.ready_date = Some(d);
+        }
+        Ok(record.clone())
+    }
+
+    async fn activate_commitment(
+        &self,
+        id: &BuilderProgramRecordId,
+        activation: &CommitmentActivation,
+    ) -> Result<IspAccount> {
+        const OP: &str = "activate_commitment";
+        activation
+            .validate()
+            .map_err(|p| Error::invalid_request(self.kind_name(), OP, p.to_string()))?;
+        let plan = activation
+            .plan
+            .clone()
+            .ok_or_else(|| Error::invalid_request(self.kind_name(), OP, "plan: no service plan"))?;
+        self.check_plan(OP, &plan)?;
+        let mut state = self.state();
+        let Some(index) = state.records.iter().position(|r| &r.id == id) else {
+            return Err(Error::not_found(
+                self.kind_name(),
+                OP,
+                format!("commitment {id}"),
+            ));
+        };
+        if let Some(live) = state.records.get(index).and_then(|r| r.account.clone()) {
+            // Activated already: the same customer.
+            return state
+                .accounts
+                .get(&live)
+                .cloned()
+                .ok_or_else(|| self.not_found(OP, &live));
+        }
+        state.next_id += 1;
+        let account_id = AccountId::new(format!("{}", 100_000 + state.next_id));
+        let dealer = state
+            .records
+            .get(index)
+            .map(|r| r.dealer_customer_id.clone());
+        let account = IspAccount {
+            id: account_id.clone(),
+            dealer_customer_id: dealer,
+            contact: Default::default(),
+            login_name: None,
+            initial_password: None,
+            plan: Some(plan),
+            add_ons: BTreeSet::new(),
+            status: AccountStatus::Active,
+            created_at: Some(Utc::now()),
+        };
+        state.accounts.insert(account_id.clone(), account.clone());
+        if let Some(record) = state.records.get_mut(index) {
+            record.status = BuilderProgramRecordStatus::Live;
+            record.account = Some(account_id.clone());
+        }
+        Self::push_event(&mut state, &account_id, EventKind::AccountCreated);
+        Ok(account)
+    }
+
+    /// The reference callback format: the body is one [`IspEvent`] as the crate serializes it
+    /// (JSON).
+    fn callback_events(&self, body: &[u8]) -> Result<Vec<IspEvent>> {
+        serde_json::from_slice::<IspEvent>(body)
+            .map(|event| vec![event])
+            .map_err(|e| {
+                Error::invalid_request(
+                    IN_MEMORY,
+                    "callback_events",
+                    format!("the body is not an event in the crate's JSON: {e}"),
+                )
+            })
+    }
+
+    async fn register_callback(&self, url: &url::Url) -> Result<CallbackRegistration> {
+        let mut registration = CallbackRegistration::new(url.clone());
+        registration.registered_at = Some(Utc::now());
+        self.state().callback = Some(registration.clone());
+        Ok(registration)
+    }
+
+    async fn callback_registration(&self) -> Result<Option<CallbackRegistration>> {
+        Ok(self.state().callback.clone())
     }
 }
 

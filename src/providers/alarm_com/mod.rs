@@ -20,16 +20,21 @@
 //! The integration login needs, for an account owner, the legacy role
 //! "SecurityTrax Integration User"; for a sub-dealer, a custom role the account owner made from
 //! the "SecurityTrax Integration" template. Billing sync (opt-in: `IspConfig::billing`) needs
-//! the `setSecurityTraxSettings` permission, checked only when opted in; Builder Program calls need the custom role "Builder Program" or both legacy roles
-//! "Dealer Administrator" and "Manage Builder Program".
+//! the `setSecurityTraxSettings` permission, checked only when opted in. Builder Program calls
+//! (opt-in: `IspConfig::builder_program`) need the custom role "Builder Program" or both
+//! legacy roles "Dealer Administrator" and "Manage Builder Program", checked only when opted
+//! in (see [`builder`]).
 //!
 //! ## Capabilities
 //!
 //! Credential and permission check, service plans, provisioning (never a duplicate), account
 //! read, plan and add-on changes (full-set `ChangeServicePlan`, validation-only mode,
-//! quantity add-ons with `SetAddOnQuantity`), terminate, account listing. Events, billing and
-//! Builder Program records are not implemented yet and answer
-//! [`Error::Unsupported`].
+//! quantity add-ons with `SetAddOnQuantity`), terminate, account listing; with the billing
+//! opt-in, billing sync and its event feed ([`billing`]); with the Builder Program opt-in,
+//! the Builder Program: listing programs, commitments (create, read, update, activate) and
+//! builder customers ([`builder`]). Without an opt-in its calls answer
+//! [`Error::Unsupported`] before any request, and `CreateCustomer` never carries
+//! `BuilderProgramId`.
 //!
 //! ## Operations used
 //!
@@ -42,6 +47,14 @@
 //! | `change_plan` | `GetCustomerInfo`, `ChangeServicePlan` (or `ChangeServicePlanValidationOnly`), `SetAddOnQuantity` |
 //! | `terminate` | `TerminateCustomer` (and `GetCustomerInfo` when it answers `false`) |
 //! | `list_accounts` | `GetCustomerList` |
+//! | `builder_programs` | `GetBuilderPrograms` (modelled) |
+//! | `create_builder_program_record` | `LookupCustomerIdFromDealerCustomerId`, then `CreateCommitment` (modelled; a commitment) or `CreateCustomer` with `BuilderProgramId` (a builder customer) |
+//! | `commitment` | `GetCommitmentInfo` (modelled) |
+//! | `update_commitment` | `UpdateCommitment`, then `GetCommitmentInfo` (modelled) |
+//! | `activate_commitment` | `ActivateCommitment`, then `GetCustomerInfo` |
+//!
+//! The first Builder Program call of a provider also reads the login's roles
+//! (`GetLatestCallerVersion`, `GetLoginRoles`).
 //!
 //! Requests are SOAP 1.1 by default (`SOAPAction: "http://www.alarm.com/WebServices/<Op>"`);
 //! [`AlarmComBuilder::soap_version`] selects SOAP 1.2. Credentials travel only in the
@@ -57,6 +70,12 @@
 //! answers `0` does it create again, at most as many times as the retry policy allows. If the
 //! lookup itself fails, the call fails and creates nothing more.
 //!
+//! A commitment is saved the same way (the same lookup finds it: its id is a customer id),
+//! and the same commitment saved again on its program returns the one recorded; a builder
+//! customer is provisioned exactly as above. `ActivateCommitment` is not repeated either:
+//! after a lost answer, or a refusal of a second activation, the commitment is read and its
+//! live customer returned.
+//!
 //! ## Seen and modelled
 //!
 //! Seen in public client code (and followed exactly): the endpoints, the namespace, both SOAP
@@ -65,7 +84,10 @@
 //! `CreateCustomer` input fields, `GetCustomerInfo`'s `CustomerInfo`, `ChangeServicePlan`'s
 //! full add-on set, `SetAddOnQuantity`, `TerminateCustomer`'s bare boolean,
 //! `LookupCustomerIdFromDealerCustomerId` answering `0`, `GetCustomerList`'s `ArrayOfInt`,
-//! `Success`/`ErrorMessage` results, ASP.NET SOAP faults, and the enum values.
+//! `Success`/`ErrorMessage` results, ASP.NET SOAP faults, and the enum values; for the
+//! Builder Program, `CreateCustomer`'s `BuilderProgramId`, `UpdateCommitment(input{CommitmentId,
+//! ExpectedPanelType})` and `ActivateCommitment(input{CommitmentId, PanelType,
+//! ModemSerialNumber})`.
 //!
 //! Modelled (no public source; the simulator speaks the same model):
 //! - how roles and permissions are read: `DealerManagement.GetLoginRoles` answering the login's
@@ -80,9 +102,13 @@
 //! - `CustomerNotifications` as a list of `Email` elements, `CountryId` as `USA`/`Canada`/
 //!   `Mexico`;
 //! - an unknown customer id answered with a fault whose text says the customer was not found;
-//! - `TerminateCustomer` answering `false` for a customer already terminated.
+//! - `TerminateCustomer` answering `false` for a customer already terminated;
+//! - billing sync ([`billing`]);
+//! - listing builder programs, creating and reading commitments, `UpdateCommitment`'s ready
+//!   date, `ActivateCommitment`'s plan and both results ([`builder`] has the table).
 
 pub mod billing;
+pub mod builder;
 #[cfg(feature = "testkit")]
 pub mod simulator;
 mod spec;
@@ -102,8 +128,11 @@ use crate::http::soap::{
 };
 use crate::http::{Transport, TransportOptions};
 use crate::model::{
-    AccountId, AccountStatus, AddOn, CredentialCheck, IspAccount, MissingPermission, PlanChange,
-    PlanId, ProvisionRequest, ServicePlan, UnverifiedPermission,
+    AccountId, AccountStatus, AddOn, BuilderProgram, BuilderProgramId, BuilderProgramRecord,
+    BuilderProgramRecordId, BuilderProgramRecordKind, BuilderProgramRecordRequest,
+    BuilderProgramRecordStatus, CommitmentActivation, CommitmentDetails, CommitmentUpdate, Contact,
+    CredentialCheck, IspAccount, MissingPermission, PlanChange, PlanId, ProvisionRequest,
+    ServicePlan, UnverifiedPermission,
 };
 use crate::provider::{
     Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
@@ -134,6 +163,9 @@ pub const MODELLED_OPERATIONS: &[&str] = &[
     billing::ACTIVATE,
     billing::EVENTS,
     billing::SUMMARY,
+    builder::LIST,
+    builder::CREATE,
+    builder::READ,
 ];
 const MODELLED: &[&str] = MODELLED_OPERATIONS;
 /// The custom role for Builder Program calls.
@@ -159,7 +191,19 @@ pub struct AlarmCom {
     builder_program: bool,
     billing: bool,
     caller_version: OnceCell<String>,
+    /// The login's Builder Program access, once granted or found unreadable (a refusal is not
+    /// kept: a role granted later works without a new provider).
+    builder_access: OnceCell<BuilderAccess>,
     creates: CreateOnce,
+}
+
+/// What the crate found of the login's Builder Program roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BuilderAccess {
+    /// The login has the custom role or both legacy roles.
+    Granted,
+    /// The service does not report roles: Alarm.com decides on each call.
+    Unverified,
 }
 
 /// Builds an [`AlarmCom`] provider with non-default settings.
@@ -241,6 +285,7 @@ impl AlarmComBuilder {
             builder_program: config.builder_program(),
             billing: config.billing(),
             caller_version: OnceCell::new(),
+            builder_access: OnceCell::new(),
             creates: self.creates,
         })
     }
@@ -412,12 +457,20 @@ impl AlarmCom {
                 },
             );
         }
-        if missing == BUILDER_PROGRAM_ROLE || BUILDER_PROGRAM_LEGACY_ROLES.contains(&missing) {
+        let [admin, manage] = BUILDER_PROGRAM_LEGACY_ROLES;
+        if missing == BUILDER_PROGRAM_ROLE {
             return (
                 missing.to_owned(),
                 format!(
-                    "Builder Program calls need the custom role \"{BUILDER_PROGRAM_ROLE}\", or both legacy roles \"{}\" and \"{}\". Give the integration login one of these in the Alarm.com Partner Portal (Users, edit the login, Roles).",
-                    BUILDER_PROGRAM_LEGACY_ROLES[0], BUILDER_PROGRAM_LEGACY_ROLES[1]
+                    "Builder Program calls need the custom role \"{BUILDER_PROGRAM_ROLE}\", or both legacy roles \"{admin}\" and \"{manage}\". In the Alarm.com Partner Portal, give the integration login the custom role (Roles, create the custom role \"{BUILDER_PROGRAM_ROLE}\" if it does not exist; then Users, edit the login, Roles), or both legacy roles (Users, edit the login, Roles)."
+                ),
+            );
+        }
+        if BUILDER_PROGRAM_LEGACY_ROLES.contains(&missing) {
+            return (
+                missing.to_owned(),
+                format!(
+                    "Builder Program calls need both legacy roles \"{admin}\" and \"{manage}\" (or the custom role \"{BUILDER_PROGRAM_ROLE}\" instead); one is not enough. In the Alarm.com Partner Portal open Users, edit the integration login and add the legacy role \"{missing}\" under Roles."
                 ),
             );
         }
@@ -523,7 +576,13 @@ impl AlarmCom {
         request: &ProvisionRequest,
         plan: &PlanId,
     ) -> Result<IspAccount> {
-        let input = wire::create_customer_input(request, plan);
+        // BuilderProgramId only for a configuration that opted in (provision refused the
+        // request otherwise): never from the request alone.
+        let program = request
+            .builder_program
+            .as_ref()
+            .filter(|_| self.builder_program);
+        let input = wire::create_customer_input(request, plan, program);
         let (op, body) = match self.login.dealer_id {
             Some(d) => (
                 "CreateCustomerForDealer",
@@ -577,6 +636,17 @@ impl AlarmCom {
         })
     }
 
+    /// The vendor account creates are kept to one per dealer customer id in: the service, the
+    /// login and the sub-dealer.
+    fn create_scope(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.base,
+            self.login.login,
+            self.login.dealer_id.unwrap_or(0)
+        )
+    }
+
     /// A CustomerManagement operation that takes only `customerId` (a read or an idempotent
     /// change).
     async fn customer_call(&self, operation: &'static str, customer: i64) -> Result<Element> {
@@ -615,6 +685,7 @@ super::common::vendor_provider!(
             account_listing: true,
             events: this.billing,
             billing: this.billing,
+            builder_program: this.builder_program,
             ..Capabilities::NONE
         },
     extra: {
@@ -641,6 +712,50 @@ super::common::vendor_provider!(
             self.push_billing_summary_inner(account, summary)
                 .await
                 .map_err(|e| self.finish(e, "push_billing_summary"))
+        }
+
+        async fn builder_programs(&self) -> crate::Result<Vec<BuilderProgram>> {
+            self.builder_programs_inner()
+                .await
+                .map_err(|e| self.finish(e, "builder_programs"))
+        }
+
+        async fn create_builder_program_record(
+            &self,
+            request: &BuilderProgramRecordRequest,
+        ) -> crate::Result<BuilderProgramRecord> {
+            self.create_builder_program_record_inner(request)
+                .await
+                .map_err(|e| self.finish(e, "create_builder_program_record"))
+        }
+
+        async fn commitment(
+            &self,
+            id: &BuilderProgramRecordId,
+        ) -> crate::Result<BuilderProgramRecord> {
+            self.commitment_inner(id)
+                .await
+                .map_err(|e| self.finish(e, "commitment"))
+        }
+
+        async fn update_commitment(
+            &self,
+            id: &BuilderProgramRecordId,
+            update: &CommitmentUpdate,
+        ) -> crate::Result<BuilderProgramRecord> {
+            self.update_commitment_inner(id, update)
+                .await
+                .map_err(|e| self.finish(e, "update_commitment"))
+        }
+
+        async fn activate_commitment(
+            &self,
+            id: &BuilderProgramRecordId,
+            activation: &CommitmentActivation,
+        ) -> crate::Result<IspAccount> {
+            self.activate_commitment_inner(id, activation)
+                .await
+                .map_err(|e| self.finish(e, "activate_commitment"))
         }
     }
 );
@@ -884,6 +999,16 @@ impl AlarmCom {
         super::common::valid_request(PROVIDER, request)?;
         let mut problems = crate::ValidationErrors::new();
         SPEC.validate_provision_fields(&request.vendor_fields, &mut problems);
+        if let Some(program) = &request.builder_program {
+            if !self.builder_program {
+                problems.push(
+                    "builder_program",
+                    "this configuration has not opted into the Builder Program; leave the Builder Program out, or turn the configuration's Builder Program opt-in on",
+                );
+            } else if !builder::is_program_id(program) {
+                problems.push("builder_program", PROGRAM_ID_RULE);
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::invalid_request(
                 PROVIDER,
@@ -901,13 +1026,11 @@ impl AlarmCom {
         if let Err(why) = (SPEC.check_plan_id)(plan.as_str()) {
             return Err(Error::invalid_request(PROVIDER, "provision", why));
         }
+        if request.builder_program.is_some() {
+            self.ensure_builder_access().await?;
+        }
         let dealer_id = request.dealer_customer_id.as_str();
-        let scope = format!(
-            "{}|{}|{}",
-            self.base,
-            self.login.login,
-            self.login.dealer_id.unwrap_or(0)
-        );
+        let scope = self.create_scope();
         let mut account = super::common::create_once(
             &self.creates,
             PROVIDER,
@@ -1068,5 +1191,458 @@ impl AlarmCom {
                 Ok(AccountId::new(n.to_string()))
             })
             .collect()
+    }
+}
+
+/// What an Alarm.com Builder Program id is.
+const PROGRAM_ID_RULE: &str =
+    "an Alarm.com Builder Program id is a positive whole number; choose one from builder_programs";
+
+/// An account that only carries an id through [`create_once`](super::common::create_once),
+/// which speaks accounts: a commitment's id, for the record built around it.
+fn id_carrier(id: AccountId) -> IspAccount {
+    IspAccount {
+        id,
+        dealer_customer_id: None,
+        contact: Contact::default(),
+        login_name: None,
+        initial_password: None,
+        plan: None,
+        add_ons: BTreeSet::new(),
+        status: AccountStatus::Other("commitment".into()),
+        created_at: None,
+    }
+}
+
+/// The Builder Program (partly modelled; see [`builder`]).
+impl AlarmCom {
+    /// Refuses a Builder Program call before any request when the configuration has not
+    /// opted in.
+    fn ensure_builder_opt_in(&self, operation: &'static str) -> Result<()> {
+        if self.builder_program {
+            return Ok(());
+        }
+        Err(Error::unsupported_because(
+            PROVIDER,
+            operation,
+            "this configuration has not opted into the Builder Program (its builder_program opt-in is off); nothing was sent",
+        ))
+    }
+
+    /// The login's Builder Program roles, read once: a login without them is refused with
+    /// the exact role it lacks; a service that cannot report roles leaves it to each call.
+    async fn ensure_builder_access(&self) -> Result<BuilderAccess> {
+        self.builder_access
+            .get_or_try_init(|| async {
+                let check = self.validate_credentials_inner().await?;
+                if check.can("builder_program") {
+                    return Ok(BuilderAccess::Granted);
+                }
+                if check
+                    .unverified
+                    .iter()
+                    .any(|u| u.needed_for == "builder_program")
+                {
+                    return Ok(BuilderAccess::Unverified);
+                }
+                let (permission, guidance) = match check
+                    .missing
+                    .into_iter()
+                    .find(|m| m.needed_for == "builder_program")
+                {
+                    Some(m) => (m.permission, m.guidance),
+                    None => self.permission_guidance(BUILDER_PROGRAM_ROLE),
+                };
+                Err(Error::permission_denied(
+                    PROVIDER,
+                    "builder_program",
+                    permission,
+                    guidance,
+                ))
+            })
+            .await
+            .copied()
+    }
+
+    /// A Builder Program vendor call. A permission fault naming something the crate does not
+    /// know still says what Builder Program calls need and how to grant it.
+    async fn builder_call(
+        &self,
+        service: Service,
+        operation: &'static str,
+        body: Node,
+        idempotent: bool,
+    ) -> Result<Element> {
+        self.call(service, operation, body, idempotent)
+            .await
+            .map_err(|e| match e {
+                Error::PermissionDenied {
+                    provider,
+                    operation,
+                    vendor_operation,
+                    permission,
+                    guidance: _,
+                } if permission != BUILDER_PROGRAM_ROLE
+                    && !BUILDER_PROGRAM_LEGACY_ROLES.contains(&permission.as_str())
+                    && permission != INTEGRATION_ROLE
+                    && !permission.contains(INTEGRATION_TEMPLATE) =>
+                {
+                    let (_, builder) = self.permission_guidance(BUILDER_PROGRAM_ROLE);
+                    Error::PermissionDenied {
+                        guidance: format!(
+                            "{builder} (Alarm.com named \"{permission}\" as missing.)"
+                        ),
+                        provider,
+                        operation,
+                        vendor_operation,
+                        permission,
+                    }
+                }
+                other => other,
+            })
+    }
+
+    fn record_id(operation: &'static str, id: &BuilderProgramRecordId) -> Result<i64> {
+        builder::commitment_id(id).map_err(|why| Error::invalid_request(PROVIDER, operation, why))
+    }
+
+    async fn builder_programs_inner(&self) -> Result<Vec<BuilderProgram>> {
+        self.ensure_builder_opt_in("builder_programs")?;
+        self.ensure_builder_access().await?;
+        let r = self
+            .builder_call(
+                Service::DealerManagement,
+                builder::LIST,
+                builder::list_request(self.login.dealer_id.unwrap_or(0)),
+                true,
+            )
+            .await?;
+        Self::parse(builder::LIST, builder::parse_programs(&r))
+    }
+
+    async fn create_builder_program_record_inner(
+        &self,
+        request: &BuilderProgramRecordRequest,
+    ) -> Result<BuilderProgramRecord> {
+        const OP: &str = "create_builder_program_record";
+        self.ensure_builder_opt_in(OP)?;
+        // Every problem at once, the request's own and Alarm.com's, before any request.
+        let mut problems = request.validate().err().unwrap_or_default();
+        if !request.program.as_str().trim().is_empty() && !builder::is_program_id(&request.program)
+        {
+            problems.push("program", PROGRAM_ID_RULE);
+        }
+        if let BuilderProgramRecordKind::Customer(customer) = &request.record {
+            SPEC.validate_provision_fields(&customer.vendor_fields, &mut problems);
+            match &customer.plan {
+                None => problems.push(
+                    "plan",
+                    "the customer names no service plan (package id); a configured provider fills in the default plan",
+                ),
+                Some(plan) => {
+                    if let Err(why) = (SPEC.check_plan_id)(plan.as_str()) {
+                        problems.push("plan", why);
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::invalid_request(PROVIDER, OP, problems.to_string()));
+        }
+        self.ensure_builder_access().await?;
+        match &request.record {
+            BuilderProgramRecordKind::Commitment(details) => {
+                self.create_commitment(&request.program, details).await
+            }
+            BuilderProgramRecordKind::Customer(customer) => {
+                let mut customer = (**customer).clone();
+                customer.builder_program = Some(request.program.clone());
+                let account = self.provision_inner(&customer).await?;
+                let mut record = BuilderProgramRecord::new(
+                    account.id.as_str(),
+                    request.program.clone(),
+                    customer.dealer_customer_id.clone(),
+                );
+                record.status = BuilderProgramRecordStatus::Live;
+                record.account = Some(account.id.clone());
+                record.address = Some(builder::sent_address(
+                    customer
+                        .installation_address
+                        .as_ref()
+                        .unwrap_or(&customer.address),
+                ));
+                record.expected_panel_type = customer.panel_type.clone();
+                Ok(record)
+            }
+        }
+    }
+
+    /// Creates a commitment at most once per dealer customer id, as provisioning creates a
+    /// customer: look up first, never repeat a create whose answer was lost.
+    async fn create_commitment(
+        &self,
+        program: &BuilderProgramId,
+        details: &CommitmentDetails,
+    ) -> Result<BuilderProgramRecord> {
+        let dealer = details.dealer_customer_id.as_str();
+        let scope = self.create_scope();
+        let created = super::common::create_once(
+            &self.creates,
+            PROVIDER,
+            &scope,
+            dealer,
+            || self.lookup_dealer_customer(dealer),
+            || async {
+                self.create_commitment_call(program, details)
+                    .await
+                    .map(id_carrier)
+            },
+            |found| async move { Ok(id_carrier(found)) },
+        )
+        .await;
+        match created {
+            // Created now, or found after a lost answer: the commitment this request made.
+            Ok(carrier) => {
+                let mut record = BuilderProgramRecord::new(
+                    carrier.id.as_str(),
+                    program.clone(),
+                    details.dealer_customer_id.clone(),
+                );
+                record.address = Some(builder::sent_address(&details.address));
+                record.expected_panel_type = details.expected_panel_type.clone();
+                record.ready_date = details.ready_date;
+                Ok(record)
+            }
+            Err(conflict) => match conflict.existing_account().cloned() {
+                Some(existing) => {
+                    self.existing_commitment(program, dealer, existing, conflict)
+                        .await
+                }
+                None => Err(conflict),
+            },
+        }
+    }
+
+    /// The dealer customer id already has a record: the same commitment saved again is that
+    /// commitment; anything else is a conflict naming it.
+    async fn existing_commitment(
+        &self,
+        program: &BuilderProgramId,
+        dealer: &str,
+        existing: AccountId,
+        conflict: Error,
+    ) -> Result<BuilderProgramRecord> {
+        let id = match existing.as_str().parse::<i64>() {
+            Ok(id) => id,
+            Err(_) => return Err(conflict),
+        };
+        match self.read_commitment(id).await {
+            Ok(record) if builder::same_program(&record.program, program) => Ok(record),
+            Ok(record) => Err(Error::Conflict {
+                provider: PROVIDER.into(),
+                operation: "create_builder_program_record",
+                vendor_operation: None,
+                message: format!(
+                    "dealer customer {dealer} already has commitment {} on Builder Program {}",
+                    record.id, record.program
+                ),
+                existing: Some(existing),
+            }),
+            Err(Error::NotFound { .. }) => Err(Error::Conflict {
+                provider: PROVIDER.into(),
+                operation: "create_builder_program_record",
+                vendor_operation: None,
+                message: format!(
+                    "dealer customer {dealer} already has customer account {existing}, which is not a commitment"
+                ),
+                existing: Some(existing),
+            }),
+            // The service cannot say what the record is: the conflict as provisioning reports it.
+            Err(Error::Unsupported { .. }) => Err(conflict),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_commitment_call(
+        &self,
+        program: &BuilderProgramId,
+        details: &CommitmentDetails,
+    ) -> Result<AccountId> {
+        let r = self
+            .builder_call(
+                Service::CustomerManagement,
+                builder::CREATE,
+                builder::create_request(program, details),
+                false,
+            )
+            .await?;
+        self.check_success(builder::CREATE, &r)?;
+        let id = Self::parse(builder::CREATE, builder::result_id(&r, "CommitmentId"))?.ok_or_else(
+            || Self::invalid_response(builder::CREATE, "the result has no CommitmentId"),
+        )?;
+        Ok(AccountId::new(id.to_string()))
+    }
+
+    async fn read_commitment(&self, id: i64) -> Result<BuilderProgramRecord> {
+        let r = self
+            .builder_call(
+                Service::CustomerManagement,
+                builder::READ,
+                builder::read_request(id),
+                true,
+            )
+            .await?;
+        if r.children.is_empty() {
+            return Err(
+                Error::not_found(PROVIDER, "commitment", format!("commitment {id}"))
+                    .in_vendor_call(builder::READ),
+            );
+        }
+        let record = Self::parse(builder::READ, builder::parse_commitment(&r))?;
+        if record.id.as_str() != id.to_string() {
+            return Err(Self::invalid_response(
+                builder::READ,
+                format!(
+                    "the answer is for commitment {}, not commitment {id}",
+                    record.id
+                ),
+            ));
+        }
+        Ok(record)
+    }
+
+    async fn commitment_inner(&self, id: &BuilderProgramRecordId) -> Result<BuilderProgramRecord> {
+        const OP: &str = "commitment";
+        self.ensure_builder_opt_in(OP)?;
+        let id = Self::record_id(OP, id)?;
+        self.ensure_builder_access().await?;
+        self.read_commitment(id).await
+    }
+
+    async fn update_commitment_inner(
+        &self,
+        id: &BuilderProgramRecordId,
+        update: &CommitmentUpdate,
+    ) -> Result<BuilderProgramRecord> {
+        const OP: &str = "update_commitment";
+        self.ensure_builder_opt_in(OP)?;
+        let mut problems = update.validate().err().unwrap_or_default();
+        let number = builder::commitment_id(id).unwrap_or_else(|why| {
+            problems.push("id", why);
+            0
+        });
+        if !problems.is_empty() {
+            return Err(Error::invalid_request(PROVIDER, OP, problems.to_string()));
+        }
+        self.ensure_builder_access().await?;
+        // It sets values: sending it twice is harmless, so it may be retried.
+        let r = self
+            .builder_call(
+                Service::CustomerManagement,
+                builder::UPDATE,
+                builder::update_request(number, update),
+                true,
+            )
+            .await?;
+        if let Err(message) = Self::parse(builder::UPDATE, builder::outcome(&r))? {
+            return Err(Error::rejected(
+                PROVIDER,
+                builder::UPDATE,
+                Some("Success=false".into()),
+                message,
+            )
+            .in_vendor_call(builder::UPDATE));
+        }
+        match self.read_commitment(number).await {
+            Ok(record) => Ok(record),
+            // The service cannot read commitments back (GetCommitmentInfo is modelled): what
+            // was changed is known, what was not is left empty.
+            Err(Error::Unsupported { .. }) => {
+                let mut record = BuilderProgramRecord::new(id.clone(), "", "");
+                record.expected_panel_type = update.expected_panel_type.clone();
+                record.ready_date = update.ready_date;
+                Ok(record)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn activate_commitment_inner(
+        &self,
+        id: &BuilderProgramRecordId,
+        activation: &CommitmentActivation,
+    ) -> Result<IspAccount> {
+        const OP: &str = "activate_commitment";
+        self.ensure_builder_opt_in(OP)?;
+        let mut problems = activation.validate().err().unwrap_or_default();
+        let number = builder::commitment_id(id).unwrap_or_else(|why| {
+            problems.push("id", why);
+            0
+        });
+        match &activation.plan {
+            None => problems.push(
+                "plan",
+                "the activation names no service plan (package id); a configured provider fills in the default plan",
+            ),
+            Some(plan) => {
+                if let Err(why) = (SPEC.check_plan_id)(plan.as_str()) {
+                    problems.push("plan", why);
+                }
+            }
+        }
+        let Some(plan) = activation.plan.as_ref().filter(|_| problems.is_empty()) else {
+            return Err(Error::invalid_request(PROVIDER, OP, problems.to_string()));
+        };
+        self.ensure_builder_access().await?;
+        // Not repeated by the transport: a commitment activates once. When no usable answer
+        // came back, or the service refuses (a second activation), the commitment says whether
+        // it is live.
+        let sent = self
+            .builder_call(
+                Service::CustomerManagement,
+                builder::ACTIVATE,
+                builder::activate_request(number, activation, plan),
+                false,
+            )
+            .await;
+        let customer = match sent {
+            Ok(r) => match Self::parse(builder::ACTIVATE, builder::outcome(&r))? {
+                Ok(()) => {
+                    let customer =
+                        Self::parse(builder::ACTIVATE, builder::result_id(&r, "CustomerId"))?
+                            .unwrap_or(number);
+                    AccountId::new(customer.to_string())
+                }
+                Err(message) => match self.live_customer(number).await {
+                    Some(account) => account,
+                    None => {
+                        return Err(Error::rejected(
+                            PROVIDER,
+                            builder::ACTIVATE,
+                            Some("Success=false".into()),
+                            message,
+                        )
+                        .in_vendor_call(builder::ACTIVATE));
+                    }
+                },
+            },
+            Err(e) if super::common::outcome_unknown(&e) => {
+                match self.live_customer(number).await {
+                    Some(account) => account,
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        self.account_inner(&customer).await
+    }
+
+    /// The live customer of an activated commitment, when the service can say so.
+    async fn live_customer(&self, commitment: i64) -> Option<AccountId> {
+        self.read_commitment(commitment)
+            .await
+            .ok()
+            .filter(BuilderProgramRecord::is_live)
+            .and_then(|r| r.account)
     }
 }

@@ -4,7 +4,9 @@
 //! It checks what the real service checks on every call — the service path, the `SOAPAction`
 //! or `action`, the namespace, the `Authentication` header — keeps customers, packages and
 //! add-ons in memory, knows which roles each login has, answers ASMX-style faults, and has fault
-//! knobs ([`FaultKind`]). The parts of the format that are modelled rather than seen are listed
+//! knobs ([`FaultKind`]). It also keeps the dealer's Builder Programs and commitments, and
+//! refuses Builder Program calls of a login without the roles with a `Permission denied:
+//! <role>` fault naming the one it lacks. The parts of the format that are modelled rather than seen are listed
 //! in the [Alarm.com provider docs](crate::providers::alarm_com).
 //!
 //! It is built on the [simulator core](crate::testkit::sim), which keeps the fault knobs,
@@ -99,6 +101,18 @@ impl SimLogin {
         self
     }
 
+    /// With the custom role "Builder Program" only (no legacy Builder role).
+    pub fn with_builder_custom_role(mut self) -> Self {
+        self = self.with_builder_legacy_roles(&[]);
+        self.custom_roles.push((BUILDER_PROGRAM_ROLE.into(), None));
+        self
+    }
+
+    /// Without any Builder Program role (custom or legacy).
+    pub fn without_builder_roles(self) -> Self {
+        self.with_builder_legacy_roles(&[])
+    }
+
     /// With exactly these legacy Builder roles (and no "Builder Program" custom role).
     pub fn with_builder_legacy_roles(mut self, roles: &[&str]) -> Self {
         self.legacy_roles
@@ -107,6 +121,25 @@ impl SimLogin {
             .extend(roles.iter().map(|r| (*r).to_owned()));
         self.custom_roles.retain(|(n, _)| n != BUILDER_PROGRAM_ROLE);
         self
+    }
+
+    /// The role a Builder Program call lacks, or `None` when the login has the custom role or
+    /// both legacy roles.
+    fn builder_role_missing(&self) -> Option<&'static str> {
+        if self
+            .custom_roles
+            .iter()
+            .any(|(n, _)| n == BUILDER_PROGRAM_ROLE)
+        {
+            return None;
+        }
+        let has = |r: &str| self.legacy_roles.iter().any(|l| l == r);
+        match BUILDER_PROGRAM_LEGACY_ROLES.map(has) {
+            [true, true] => None,
+            [true, false] => Some(BUILDER_PROGRAM_LEGACY_ROLES[1]),
+            [false, true] => Some(BUILDER_PROGRAM_LEGACY_ROLES[0]),
+            [false, false] => Some(BUILDER_PROGRAM_ROLE),
+        }
     }
 
     fn can_integrate(&self) -> bool {
@@ -158,6 +191,41 @@ pub struct SimCustomer {
     pub forwarding: String,
     /// Notification e-mails as sent.
     pub notification_emails: Vec<String>,
+    /// The Builder Program it is on (`BuilderProgramId` as sent, or its commitment's), empty
+    /// when none.
+    pub builder_program_id: String,
+}
+
+/// A Builder Program the simulator's dealer takes part in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimBuilderProgram {
+    /// `BuilderProgramId`.
+    pub id: i64,
+    /// `ProgramName`.
+    pub name: String,
+    /// `BuilderName`.
+    pub builder: String,
+}
+
+/// One commitment in the simulator (modelled; see [`builder`](super::builder)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCommitment {
+    /// Its id, from the customers' id sequence.
+    pub id: i64,
+    /// The program.
+    pub builder_program_id: i64,
+    /// The dealer's own id.
+    pub dealer_customer_id: String,
+    /// The sub-dealer it belongs to.
+    pub dealer_id: Option<i64>,
+    /// `InstallationAddress` as sent: `Street1`, `City`, `State`, `Zip`, `CountryId`.
+    pub address: [String; 5],
+    /// `ExpectedPanelType` as sent.
+    pub expected_panel_type: String,
+    /// `ExpectedInstallDate` as sent.
+    pub expected_install_date: String,
+    /// The customer it became, once activated.
+    pub customer_id: Option<i64>,
 }
 
 /// One call the simulator received (after the HTTP checks).
@@ -184,6 +252,8 @@ struct SimState {
     accept_duplicate_dealer_ids: bool,
     serve_modelled: bool,
     billing: SimBilling,
+    programs: Vec<SimBuilderProgram>,
+    commitments: BTreeMap<i64, SimCommitment>,
 }
 
 /// The simulator's billing side (modelled, see [`billing`](super::billing)).
@@ -244,6 +314,19 @@ impl AlarmComSimulator {
             accept_duplicate_dealer_ids: false,
             serve_modelled: true,
             billing: SimBilling::default(),
+            programs: vec![
+                SimBuilderProgram {
+                    id: 501,
+                    name: "Willow Creek Phase 2".into(),
+                    builder: "Acme Homes".into(),
+                },
+                SimBuilderProgram {
+                    id: 502,
+                    name: "Lakeside Commons".into(),
+                    builder: "Brightline Builders".into(),
+                },
+            ],
+            commitments: BTreeMap::new(),
         };
         Self {
             core: Simulator::start(AlarmComWire, state).await,
@@ -366,6 +449,48 @@ impl AlarmComSimulator {
     /// How many calls of `operation` were received.
     pub fn call_count(&self, operation: &str) -> usize {
         self.core.call_count(operation)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Builder Program (partly modelled)
+
+    /// The Builder Programs `GetBuilderPrograms` answers (501 "Willow Creek Phase 2" by Acme
+    /// Homes and 502 "Lakeside Commons" by Brightline Builders at start).
+    pub fn builder_programs(&self) -> Vec<SimBuilderProgram> {
+        self.core.with_state(|s| s.programs.clone())
+    }
+
+    /// Adds (or replaces) a Builder Program.
+    pub fn add_builder_program(&self, id: i64, name: &str, builder: &str) {
+        self.core.with_state(|s| {
+            s.programs.retain(|p| p.id != id);
+            s.programs.push(SimBuilderProgram {
+                id,
+                name: name.into(),
+                builder: builder.into(),
+            });
+        });
+    }
+
+    /// The commitments, activated ones included.
+    pub fn commitments(&self) -> Vec<SimCommitment> {
+        self.core
+            .with_state(|s| s.commitments.values().cloned().collect())
+    }
+
+    /// A commitment by id.
+    pub fn commitment(&self, id: i64) -> Option<SimCommitment> {
+        self.core.with_state(|s| s.commitments.get(&id).cloned())
+    }
+
+    /// Commitments with this dealer customer id.
+    pub fn commitments_with_dealer_id(&self, dealer_customer_id: &str) -> usize {
+        self.core.with_state(|s| {
+            s.commitments
+                .values()
+                .filter(|c| c.dealer_customer_id == dealer_customer_id)
+                .count()
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -619,10 +744,14 @@ fn service_of(op: &str) -> Option<wire::Service> {
         | "SetAddOnQuantity"
         | "TerminateCustomer" => CustomerManagement,
         "GetBillingEvents" | "SetCustomerBillingSummary" => CustomerManagement,
+        "CreateCommitment" | "GetCommitmentInfo" | "UpdateCommitment" | "ActivateCommitment" => {
+            CustomerManagement
+        }
         "GetPackageIds"
         | "GetLatestCallerVersion"
         | "GetLoginRoles"
-        | "SetSecurityTraxSettings" => DealerManagement,
+        | "SetSecurityTraxSettings"
+        | "GetBuilderPrograms" => DealerManagement,
         _ => return None,
     })
 }
@@ -830,6 +959,13 @@ fn require_integration(login: &SimLogin) -> Result<(), Fault> {
             "Client",
             format!("Permission denied: {INTEGRATION_ROLE}"),
         ))
+    }
+}
+
+fn require_builder(login: &SimLogin) -> Result<(), Fault> {
+    match login.builder_role_missing() {
+        None => Ok(()),
+        Some(role) => Err(fault("Client", format!("Permission denied: {role}"))),
     }
 }
 
@@ -1044,11 +1180,19 @@ fn handle(
         "LookupCustomerIdFromDealerCustomerId" => {
             require_integration(login)?;
             let wanted = p.child_text("dealerCustomerId").unwrap_or("");
+            // Modelled: a commitment is found like a customer (its id is a customer id).
             let id = state
                 .customers
                 .values()
                 .find(|c| c.dealer_customer_id == wanted && c.dealer_id == login.dealer_id)
                 .map(|c| c.id)
+                .or_else(|| {
+                    state
+                        .commitments
+                        .values()
+                        .find(|c| c.dealer_customer_id == wanted && c.dealer_id == login.dealer_id)
+                        .map(|c| c.id)
+                })
                 .unwrap_or(0);
             Ok(result(op).text(id.to_string()))
         }
@@ -1086,14 +1230,20 @@ fn handle(
             {
                 Some(format!("Invalid package id `{package}`."))
             } else if !state.accept_duplicate_dealer_ids
-                && state.customers.values().any(|c| {
-                    c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id
-                })
+                && dealer_customer_id_taken(state, login, &dealer_customer_id)
             {
                 Some("A customer with this DealerCustomerId already exists.".to_owned())
             } else {
                 None
             };
+            let builder_program_id = text(Some(input), "BuilderProgramId");
+            if !builder_program_id.is_empty() {
+                require_builder(login)?;
+            }
+            let error = error.or_else(|| {
+                (!builder_program_id.is_empty() && !known_program(state, &builder_program_id))
+                    .then(|| format!("Invalid builder program id `{builder_program_id}`."))
+            });
             let add_ons: BTreeSet<String> = input
                 .child("AddOnFeatures")
                 .map(|a| {
@@ -1152,6 +1302,7 @@ fn handle(
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    builder_program_id,
                 },
             );
             Ok(success(op, None)
@@ -1271,9 +1422,223 @@ fn handle(
             c.terminated = true;
             Ok(result(op).text(if changed { "true" } else { "false" }))
         }
+        "GetBuilderPrograms" => {
+            require_integration(login)?;
+            require_builder(login)?;
+            Ok(result(op).children(state.programs.iter().map(|p| {
+                Node::new("BuilderProgramInfo")
+                    .field("BuilderProgramId", p.id.to_string())
+                    .field("ProgramName", p.name.as_str())
+                    .field("BuilderName", p.builder.as_str())
+            })))
+        }
+        "CreateCommitment" => {
+            require_integration(login)?;
+            require_builder(login)?;
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            let text = |e: Option<&Element>, n: &str| {
+                e.and_then(|e| e.child_text(n))
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            };
+            let program = text(Some(input), "BuilderProgramId");
+            let dealer_customer_id = text(Some(input), "DealerCustomerId");
+            let addr = input.child("InstallationAddress");
+            let address = ["Street1", "City", "State", "Zip", "CountryId"].map(|n| text(addr, n));
+            let panel = text(Some(input), "ExpectedPanelType");
+            let date = text(Some(input), "ExpectedInstallDate");
+            let error = if !known_program(state, &program) {
+                Some(format!("Invalid builder program id `{program}`."))
+            } else if dealer_customer_id.is_empty() {
+                Some("DealerCustomerId is required.".to_owned())
+            } else if address[..4].iter().any(String::is_empty) {
+                Some("The installation address is incomplete.".to_owned())
+            } else if panel.is_empty() {
+                Some("ExpectedPanelType is required.".to_owned())
+            } else if super::builder::parse_date(&date).is_none() {
+                Some("ExpectedInstallDate is not a date.".to_owned())
+            } else if !state.accept_duplicate_dealer_ids
+                && dealer_customer_id_taken(state, login, &dealer_customer_id)
+            {
+                Some(
+                    "A customer or commitment with this DealerCustomerId already exists."
+                        .to_owned(),
+                )
+            } else {
+                None
+            };
+            if let Some(e) = error {
+                return Ok(success(op, Some(e)).field("CommitmentId", "0"));
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            state.commitments.insert(
+                id,
+                SimCommitment {
+                    id,
+                    builder_program_id: program.parse().unwrap_or(0),
+                    dealer_customer_id,
+                    dealer_id: login.dealer_id,
+                    address,
+                    expected_panel_type: panel,
+                    expected_install_date: date,
+                    customer_id: None,
+                },
+            );
+            Ok(success(op, None).field("CommitmentId", id.to_string()))
+        }
+        "GetCommitmentInfo" => {
+            require_integration(login)?;
+            require_builder(login)?;
+            let id = int_param(p, "commitmentId")?;
+            let c = find_commitment(state, login, id)?;
+            let [street1, city, st, zip, country] = &c.address;
+            Ok(result(op)
+                .field("CommitmentId", c.id.to_string())
+                .field("BuilderProgramId", c.builder_program_id.to_string())
+                .field("DealerCustomerId", c.dealer_customer_id.as_str())
+                .child(
+                    Node::new("InstallationAddress")
+                        .field("Street1", street1.as_str())
+                        .field("City", city.as_str())
+                        .field("State", st.as_str())
+                        .field("Zip", zip.as_str())
+                        .field("CountryId", country.as_str()),
+                )
+                .field("ExpectedPanelType", c.expected_panel_type.as_str())
+                .field("ExpectedInstallDate", c.expected_install_date.as_str())
+                .field(
+                    "CommitmentStatus",
+                    if c.customer_id.is_some() {
+                        "Activated"
+                    } else {
+                        "Pending"
+                    },
+                )
+                .field("CustomerId", c.customer_id.unwrap_or(0).to_string()))
+        }
+        "UpdateCommitment" => {
+            require_integration(login)?;
+            require_builder(login)?;
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            let id = int_param(input, "CommitmentId")?;
+            let panel = input.child_text("ExpectedPanelType").map(str::trim);
+            let date = input.child_text("ExpectedInstallDate").map(str::trim);
+            let c = find_commitment(state, login, id)?;
+            let error = if c.customer_id.is_some() {
+                Some("The commitment is already activated.".to_owned())
+            } else if panel == Some("") {
+                Some("ExpectedPanelType is empty.".to_owned())
+            } else if date.is_some_and(|d| super::builder::parse_date(d).is_none()) {
+                Some("ExpectedInstallDate is not a date.".to_owned())
+            } else {
+                None
+            };
+            if error.is_none() {
+                if let Some(panel) = panel {
+                    c.expected_panel_type = panel.to_owned();
+                }
+                if let Some(date) = date {
+                    c.expected_install_date = date.to_owned();
+                }
+            }
+            Ok(success(op, error))
+        }
+        "ActivateCommitment" => {
+            require_integration(login)?;
+            require_builder(login)?;
+            let input = p
+                .child("input")
+                .ok_or_else(|| fault("Client", "input is missing"))?;
+            let id = int_param(input, "CommitmentId")?;
+            let text = |n: &str| input.child_text(n).unwrap_or("").trim().to_owned();
+            let (panel, modem, package) = (
+                text("PanelType"),
+                text("ModemSerialNumber"),
+                text("PackageId"),
+            );
+            let known_package = package
+                .parse::<i64>()
+                .is_ok_and(|id| state.packages.iter().any(|p| p.0 == id));
+            let c = find_commitment(state, login, id)?.clone();
+            let error = if c.customer_id.is_some() {
+                Some("The commitment is already activated.".to_owned())
+            } else if panel.is_empty() || modem.is_empty() {
+                Some("PanelType and ModemSerialNumber are required.".to_owned())
+            } else if !known_package {
+                Some(format!("Invalid package id `{package}`."))
+            } else {
+                None
+            };
+            if let Some(e) = error {
+                return Ok(success(op, Some(e)).field("CustomerId", "0"));
+            }
+            // Modelled: the commitment keeps its id as the customer's.
+            state.customers.insert(
+                id,
+                SimCustomer {
+                    id,
+                    dealer_customer_id: c.dealer_customer_id.clone(),
+                    dealer_id: c.dealer_id,
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    email: String::new(),
+                    phone: String::new(),
+                    login_name: format!("cust{id}"),
+                    package_id: package.parse().unwrap_or(0),
+                    add_ons: BTreeSet::new(),
+                    quantities: BTreeMap::new(),
+                    terminated: false,
+                    panel_type: panel,
+                    modem_serial: modem,
+                    property_type: "NotSet".into(),
+                    forwarding: "NotSet".into(),
+                    notification_emails: Vec::new(),
+                    builder_program_id: c.builder_program_id.to_string(),
+                },
+            );
+            if let Some(c) = state.commitments.get_mut(&id) {
+                c.customer_id = Some(id);
+            }
+            Ok(success(op, None).field("CustomerId", id.to_string()))
+        }
         other => Err(fault(
             "Client",
             format!("Server did not recognize the value of HTTP Header SOAPAction: {other}."),
         )),
     }
+}
+
+/// Whether a customer or a commitment of the login's dealer has this dealer customer id.
+fn dealer_customer_id_taken(state: &SimState, login: &SimLogin, dealer_customer_id: &str) -> bool {
+    state
+        .customers
+        .values()
+        .any(|c| c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id)
+        || state
+            .commitments
+            .values()
+            .any(|c| c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id)
+}
+
+fn known_program(state: &SimState, id: &str) -> bool {
+    id.parse::<i64>()
+        .is_ok_and(|id| state.programs.iter().any(|p| p.id == id))
+}
+
+fn find_commitment<'a>(
+    state: &'a mut SimState,
+    login: &SimLogin,
+    id: i64,
+) -> Result<&'a mut SimCommitment, Fault> {
+    state
+        .commitments
+        .get_mut(&id)
+        .filter(|c| c.dealer_id == login.dealer_id)
+        .ok_or_else(|| fault("Server", format!("Commitment {id} was not found.")))
 }

@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::http::soap::{Element, Node};
 use crate::model::{
-    AccountId, AccountStatus, AddOn, Address, CentralStationForwarding, Contact, DealerCustomerId,
-    FeatureId, IspAccount, PlanId, PropertyType, ProvisionRequest,
+    AccountId, AccountStatus, AddOn, Address, BuilderProgramId, CentralStationForwarding, Contact,
+    DealerCustomerId, FeatureId, IspAccount, PlanId, PropertyType, ProvisionRequest,
 };
 
 /// The target namespace of every Alarm.com dealer web service.
@@ -132,7 +132,8 @@ pub(crate) fn authentication_header(user: &str, password: &str, two_factor: &str
         .field("TwoFactorDeviceId", two_factor)
 }
 
-fn country_id(iso: &str) -> String {
+/// The `CountryId` of an ISO country code.
+pub(crate) fn country_id(iso: &str) -> String {
     // Modelled: Alarm.com's CountryId enum names; ISO codes the crate knows are mapped, others
     // are sent as given.
     match iso.trim().to_ascii_uppercase().as_str() {
@@ -143,7 +144,19 @@ fn country_id(iso: &str) -> String {
     }
 }
 
-fn address_node(name: &str, contact: Option<&Contact>, a: &Address) -> Node {
+/// The ISO code of a `CountryId` the crate sends (`USA` → `US`); other values as they are.
+pub(crate) fn iso_country(country_id: &str) -> String {
+    match country_id.trim() {
+        "USA" => "US".into(),
+        "Canada" => "CA".into(),
+        "Mexico" => "MX".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// An address element (`CustomerAccountAddress`, `InstallationAddress`), with the contact's
+/// name first when given.
+pub(crate) fn address_node(name: &str, contact: Option<&Contact>, a: &Address) -> Node {
     let mut n = Node::new(name);
     if let Some(c) = contact {
         n = n
@@ -168,8 +181,14 @@ fn add_on_list(name: &str, features: impl IntoIterator<Item = impl AsRef<str>>) 
 }
 
 /// The `input` of `CreateCustomer` (and `CreateCustomerForDealer`), fields in the service's
-/// sequence order.
-pub(crate) fn create_customer_input(req: &ProvisionRequest, plan: &PlanId) -> Node {
+/// sequence order. `BuilderProgramId` is sent only when `builder_program` is given: the
+/// provider gives it only for a configuration that opted into the Builder Program, never from
+/// the request alone.
+pub(crate) fn create_customer_input(
+    req: &ProvisionRequest,
+    plan: &PlanId,
+    builder_program: Option<&BuilderProgramId>,
+) -> Node {
     let on_off = req
         .add_ons
         .iter()
@@ -223,10 +242,7 @@ pub(crate) fn create_customer_input(req: &ProvisionRequest, plan: &PlanId) -> No
                 Some(PropertyType::Other(s)) => s.as_str(),
             },
         )
-        .opt_field(
-            "BuilderProgramId",
-            req.builder_program.as_ref().map(|b| b.as_str()),
-        )
+        .opt_field("BuilderProgramId", builder_program.map(|b| b.as_str()))
 }
 
 /// An operation whose parameters start with `customerId`.

@@ -78,8 +78,9 @@
 //!
 //! Credential check, service plans, provisioning (never a duplicate: lookup by dealer customer
 //! id before creating and after a lost answer), account read, plan and feature changes (the
-//! full feature set is sent), terminate (idempotent), listing. Validation-only changes,
-//! quantities, events and Builder Program answer `Unsupported`.
+//! full feature set is sent), terminate (idempotent), listing, and Alarm.net callbacks: reading
+//! a pushed body ([`callback`]), registering the callback URL and reading the vendor's view of
+//! it. Validation-only changes, quantities, events and Builder Program answer `Unsupported`.
 //!
 //! ## Seen and modelled
 //!
@@ -94,8 +95,12 @@
 //! `PUT accounts/{id}/services` (full set), `POST accounts/{id}/terminate` — as JSON with
 //! PascalCase fields, `ResultCode`/`ResultData` in every answer, the SOAP `SessionID` as bearer
 //! token, -102 for an expired token, -4002 for an unknown account, -501 for refused input; the
-//! plan codes and feature names.
+//! plan codes and feature names. The callback registration, `PUT callback` (`Url`, `Enabled`)
+//! and `GET callback` (`Url`, `Enabled`, `RegisteredAt`, `LastAttemptAt`, `LastAttemptStatus`,
+//! `FailedAttempts`), and the Alarm.net callback body ([`callback`]) and its signature (the
+//! [`callbacks`](crate::callbacks) scheme) are modelled too: no public source shows them.
 
+pub mod callback;
 #[cfg(feature = "testkit")]
 pub mod simulator;
 mod spec;
@@ -115,8 +120,9 @@ use crate::error::{Error, Result, ValidationErrors};
 use crate::http::soap::{Node, SoapCall, SoapClient, SoapVersion};
 use crate::http::{Request, Transport, TransportOptions, header_value};
 use crate::model::{
-    AccountId, AccountStatus, AddOn, Contact, CredentialCheck, DealerCustomerId, FeatureId,
-    IspAccount, PlanChange, PlanId, ProvisionRequest, ServicePlan,
+    AccountId, AccountStatus, AddOn, CallbackRegistration, Contact, CredentialCheck,
+    DealerCustomerId, DeliveryAttempt, FeatureId, IspAccount, PlanChange, PlanId, ProvisionRequest,
+    ServicePlan,
 };
 use crate::provider::{
     Capabilities, InteractiveServicesProvider, ProviderOptions, ProviderRegistry,
@@ -319,7 +325,8 @@ has_status!(
     wire::CreateReply,
     wire::AccountReply,
     wire::AccountListReply,
-    wire::StatusReply
+    wire::StatusReply,
+    wire::CallbackReply
 );
 
 /// One dealer API call: where, how, and whether repeating it is harmless.
@@ -810,6 +817,28 @@ fn account_record(
     })
 }
 
+/// The vendor's view of a registration; an unreadable URL is an invalid answer, an unreadable
+/// time is left out.
+fn to_registration(
+    operation: &'static str,
+    record: wire::CallbackRecord,
+) -> Result<CallbackRegistration> {
+    let url = Url::parse(record.url.trim()).map_err(|_| {
+        TotalConnect::invalid_response(operation, "the registered callback URL is not a URL")
+    })?;
+    let time = |t: Option<&str>| {
+        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let mut registration = CallbackRegistration::new(url);
+    registration.enabled = record.enabled;
+    registration.registered_at = time(record.registered_at.as_deref());
+    registration.last_attempt = time(record.last_attempt_at.as_deref())
+        .map(|at| DeliveryAttempt::new(at, record.last_attempt_status));
+    registration.failures = record.failed_attempts;
+    Ok(registration)
+}
+
 fn to_account(record: wire::AccountRecord) -> IspAccount {
     IspAccount {
         id: AccountId::new(record.account_id),
@@ -850,8 +879,32 @@ super::common::vendor_provider!(
     kind: KIND,
     capabilities: |_this| Capabilities {
             account_listing: true,
+            callbacks: true,
             ..Capabilities::NONE
+        },
+    extra: {
+        fn callback_events(&self, body: &[u8]) -> crate::Result<Vec<crate::model::IspEvent>> {
+            callback::parse(body)
+                .map_err(|problem| Error::invalid_request(PROVIDER, "callback_events", problem))
         }
+
+        async fn register_callback(
+            &self,
+            url: &Url,
+        ) -> crate::Result<crate::model::CallbackRegistration> {
+            self.register_callback_inner(url)
+                .await
+                .map_err(|e| self.finish(e, "register_callback"))
+        }
+
+        async fn callback_registration(
+            &self,
+        ) -> crate::Result<Option<crate::model::CallbackRegistration>> {
+            self.callback_registration_inner()
+                .await
+                .map_err(|e| self.finish(e, "callback_registration"))
+        }
+    }
 );
 
 /// The operations' bodies; the trait methods name the crate's operation on their errors.
@@ -999,6 +1052,55 @@ impl TotalConnect {
             })
             .await?;
         Ok(())
+    }
+
+    async fn register_callback_inner(&self, url: &Url) -> Result<CallbackRegistration> {
+        const OP: &str = "RegisterCallback";
+        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+            return Err(Error::invalid_request(
+                PROVIDER,
+                "register_callback",
+                "the callback URL must be an absolute http(s) URL",
+            ));
+        }
+        let body = serde_json::to_vec(&wire::CallbackRegistrationRequest {
+            url: url.to_string(),
+            enabled: true,
+        })
+        .map_err(|e| Self::invalid_response(OP, e.to_string()))?;
+        let reply: wire::CallbackReply = self
+            .api(ApiCall {
+                operation: OP,
+                method: Method::PUT,
+                path: &["callback"],
+                query: &[],
+                body: Some(body),
+                // The whole registration is sent: repeating it is harmless.
+                idempotent: true,
+            })
+            .await?;
+        let record = reply
+            .callback
+            .ok_or_else(|| Self::invalid_response(OP, "no Callback in a successful answer"))?;
+        to_registration(OP, record)
+    }
+
+    async fn callback_registration_inner(&self) -> Result<Option<CallbackRegistration>> {
+        const OP: &str = "GetCallback";
+        let reply: wire::CallbackReply = self
+            .api(ApiCall {
+                operation: OP,
+                method: Method::GET,
+                path: &["callback"],
+                query: &[],
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        reply
+            .callback
+            .map(|record| to_registration(OP, record))
+            .transpose()
     }
 
     async fn list_accounts_inner(&self, include_terminated: bool) -> Result<Vec<AccountId>> {

@@ -26,7 +26,18 @@
 //!
 //! The operation names used by [`FaultRule::on`] and [`TotalConnectSimulator::call_count`] are
 //! `AuthenticateUserLogin`, `KeepAlive`, `Logout`, `GetPlans`, `FindAccounts` (both forms of
-//! `GET accounts`), `CreateAccount`, `GetAccount`, `ChangeServices` and `TerminateAccount`.
+//! `GET accounts`), `CreateAccount`, `GetAccount`, `ChangeServices`, `TerminateAccount`,
+//! `RegisterCallback` and `GetCallback`.
+//!
+//! # Alarm.net callbacks (modelled)
+//!
+//! `PUT callback` registers the dealer's callback URL and `GET callback` reads it back with the
+//! last delivery attempt and the failures since the last success. The simulator *pushes*
+//! callbacks too: [`TotalConnectSimulator::push`] posts a [`CallbackEvent`] body to the
+//! registered URL, signed with [`DEFAULT_CALLBACK_SECRET`] (or the secrets given to
+//! [`TotalConnectSimulator::set_callback_secrets`]) in the [`callbacks`](crate::callbacks)
+//! scheme, and records the attempt; [`TotalConnectSimulator::push_tampered`] flips one bit of
+//! the body after signing, and [`TotalConnectSimulator::push_raw`] sends any body and header.
 //!
 //! It is built on the [simulator core](crate::testkit::sim), which keeps the fault knobs,
 //! latency and call log; this file is the two wire formats and the operations. A call is logged
@@ -49,9 +60,10 @@ use wiremock::{MockServer, ResponseTemplate};
 use crate::config::IspConfig;
 use crate::http::soap::{self, Element, Node, SoapVersion};
 use crate::model::AccountId;
+use crate::providers::total_connect::callback::CallbackEvent;
 use crate::providers::total_connect::wire::{
-    self, AccountListReply, AccountRecord, AccountRef, AccountReply, CreateReply, PlanRecord,
-    PlansReply, ResultStatus, ServicesChange, StatusReply,
+    self, AccountListReply, AccountRecord, AccountRef, AccountReply, CallbackRegistrationRequest,
+    CallbackReply, CreateReply, PlanRecord, PlansReply, ResultStatus, ServicesChange, StatusReply,
 };
 pub use crate::testkit::faults::{FaultKind, FaultRule};
 use crate::testkit::faults::{cut_off, cut_off_as, html_page};
@@ -68,6 +80,9 @@ pub const APPLICATION_ID: &str = "SIM-APP-1";
 pub const APPLICATION_VERSION: &str = "1.0";
 /// The dealer (company) id of [`DEFAULT_USER`].
 pub const COMPANY_ID: &str = "24680";
+/// The secret the simulator signs callbacks with until told otherwise
+/// ([`TotalConnectSimulator::set_callback_secrets`]).
+pub const DEFAULT_CALLBACK_SECRET: &str = "sim-callback-secret-Tc2-0001";
 
 /// The plans every simulator lists: plan code, name, account type.
 pub const PLANS: &[(&str, &str, &str)] = &[
@@ -219,12 +234,50 @@ struct SimState {
     login_count: usize,
     lock_after: Option<u32>,
     bad_logins: BTreeMap<String, u32>,
+    /// The registered callback, when one is.
+    callback: Option<SimCallback>,
+    /// The secret callbacks are signed with, and the previous one while rotating.
+    callback_secrets: (String, Option<String>),
+}
+
+/// The simulator's callback registration and what it knows of its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCallback {
+    /// Where callbacks go.
+    pub url: String,
+    /// Whether they are sent.
+    pub enabled: bool,
+    /// When it was registered (RFC 3339).
+    pub registered_at: String,
+    /// When the last push was tried (RFC 3339).
+    pub last_attempt_at: Option<String>,
+    /// Its HTTP status; `None` when it got no answer.
+    pub last_attempt_status: Option<u16>,
+    /// Failed pushes since the last successful one.
+    pub failed_attempts: u64,
+}
+
+/// What a push got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    /// The receiver's HTTP status; `None` when no answer came (refused, reset, timed out).
+    pub status: Option<u16>,
+    /// The receiver's answer body (or, without an answer, what went wrong).
+    pub body: String,
+}
+
+impl PushReport {
+    /// Whether the receiver answered 2xx.
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 /// The simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct TotalConnectSimulator {
     core: Simulator<TotalConnectWire>,
+    push_client: reqwest::Client,
 }
 
 impl TotalConnectSimulator {
@@ -240,9 +293,16 @@ impl TotalConnectSimulator {
             login_count: 0,
             lock_after: None,
             bad_logins: BTreeMap::new(),
+            callback: None,
+            callback_secrets: (DEFAULT_CALLBACK_SECRET.to_owned(), None),
         };
         Self {
             core: Simulator::start(TotalConnectWire, state).await,
+            // Alarm.net expects an answer within 10 s.
+            push_client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -369,6 +429,135 @@ impl TotalConnectSimulator {
                 .filter(|a| a.dealer_customer_id.as_deref() == Some(dealer_customer_id))
                 .count()
         })
+    }
+
+    /// A valid configuration for [`DEFAULT_USER`] that takes callbacks signed with
+    /// [`DEFAULT_CALLBACK_SECRET`] (300 s tolerance), named `name`.
+    pub fn config_with_callbacks(&self, name: &str) -> IspConfig {
+        let built = self
+            .config()
+            .to_builder()
+            .name(name)
+            .callback(crate::config::CallbackConfig::new(DEFAULT_CALLBACK_SECRET))
+            .build();
+        match built {
+            Ok(c) => c,
+            Err(e) => panic!("simulator config with callbacks is valid: {e}"),
+        }
+    }
+
+    /// Signs callbacks with `current` from now on, and with `previous` too when given (both
+    /// `v1=` signatures are sent, as during a rotation).
+    pub fn set_callback_secrets(&self, current: &str, previous: Option<&str>) {
+        self.core.with_state(|s| {
+            s.callback_secrets = (current.to_owned(), previous.map(str::to_owned));
+        });
+    }
+
+    /// The callback registration as the simulator keeps it.
+    pub fn callback(&self) -> Option<SimCallback> {
+        self.core.with_state(|s| s.callback.clone())
+    }
+
+    /// Turns the registered callback on or off (as a dealer might in the vendor's portal).
+    pub fn set_callback_enabled(&self, enabled: bool) {
+        self.core.with_state(|s| {
+            if let Some(c) = &mut s.callback {
+                c.enabled = enabled;
+            }
+        });
+    }
+
+    /// Pushes `event` to the registered callback URL, signed now with the simulator's
+    /// secret(s), and records the attempt in the registration (as `GET callback` reports it).
+    /// Without an enabled registration nothing is sent and the report says so.
+    pub async fn push(&self, event: &CallbackEvent) -> PushReport {
+        self.push_at(event, chrono::Utc::now().timestamp()).await
+    }
+
+    /// [`push`](Self::push) signed with `timestamp` (Unix seconds) instead of now: for a
+    /// receiver on an injected clock, or a late or early delivery.
+    pub async fn push_at(&self, event: &CallbackEvent, timestamp: i64) -> PushReport {
+        let body = event.to_body();
+        let header = self.signature(timestamp, &body);
+        self.push_raw(body, Some(header)).await
+    }
+
+    /// Pushes `event` signed correctly, then with one bit of the body flipped on the way (a
+    /// receiver must reject it).
+    pub async fn push_tampered(&self, event: &CallbackEvent) -> PushReport {
+        let mut body = event.to_body();
+        let header = self.signature(chrono::Utc::now().timestamp(), &body);
+        if let Some(last) = body.iter().rposition(u8::is_ascii_alphanumeric) {
+            if let Some(b) = body.get_mut(last) {
+                *b ^= 0x01;
+            }
+        }
+        self.push_raw(body, Some(header)).await
+    }
+
+    /// The signature header the simulator would send for `body` at `timestamp`.
+    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
+        let (current, previous) = self.core.with_state(|s| s.callback_secrets.clone());
+        let mut secrets = vec![current.as_str()];
+        if let Some(p) = previous.as_deref() {
+            secrets.push(p);
+        }
+        crate::callbacks::signature_header(timestamp, body, &secrets)
+    }
+
+    /// Pushes `body` with the signature header `signature` (none when `None`) as it is, to
+    /// the registered URL, and records the attempt.
+    pub async fn push_raw(&self, body: Vec<u8>, signature: Option<String>) -> PushReport {
+        let target = self.core.with_state(|s| {
+            s.callback
+                .as_ref()
+                .filter(|c| c.enabled)
+                .map(|c| c.url.clone())
+        });
+        let Some(url) = target else {
+            return PushReport {
+                status: None,
+                body: "no enabled callback URL is registered".to_owned(),
+            };
+        };
+        let mut request = self
+            .push_client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header(crate::callbacks::SIGNATURE_HEADER, signature);
+        }
+        let report = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                PushReport {
+                    status: Some(status),
+                    body: text,
+                }
+            }
+            Err(e) => PushReport {
+                status: None,
+                body: e.to_string(),
+            },
+        };
+        let delivered = report.delivered();
+        let status = report.status;
+        self.core.with_state(|s| {
+            if let Some(c) = &mut s.callback {
+                c.last_attempt_at =
+                    Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                c.last_attempt_status = status;
+                c.failed_attempts = if delivered {
+                    0
+                } else {
+                    c.failed_attempts.saturating_add(1)
+                };
+            }
+        });
+        report
     }
 
     /// Changes an account in place (to stage vendor-side changes such as a feature this crate
@@ -761,9 +950,15 @@ fn route<'a>(method: &str, tail: &[&'a str]) -> Route<'a> {
         ("GET", ["accounts", id]) => Route::Op("GetAccount", Some(id)),
         ("PUT", ["accounts", id, "services"]) => Route::Op("ChangeServices", Some(id)),
         ("POST", ["accounts", id, "terminate"]) => Route::Op("TerminateAccount", Some(id)),
+        ("PUT", ["callback"]) => Route::Op("RegisterCallback", None),
+        ("GET", ["callback"]) => Route::Op("GetCallback", None),
         (
             _,
-            ["plans"] | ["accounts"] | ["accounts", _] | ["accounts", _, "services" | "terminate"],
+            ["plans"]
+            | ["callback"]
+            | ["accounts"]
+            | ["accounts", _]
+            | ["accounts", _, "services" | "terminate"],
         ) => Route::WrongMethod,
         _ => Route::Unknown,
     }
@@ -794,7 +989,7 @@ fn route_api(request: &wiremock::Request, rest: &str) -> Routed<TcCall, SimCall>
             ));
         }
     };
-    if matches!(op, "CreateAccount" | "ChangeServices") {
+    if matches!(op, "CreateAccount" | "ChangeServices" | "RegisterCallback") {
         let ct = header(request, "content-type");
         if !ct.starts_with("application/json") {
             return Routed::Answer(web_api_message(
@@ -943,6 +1138,36 @@ fn handle_api(
             a.features = change.features.into_iter().collect();
             status_only(0, "Success")
         }
+        "RegisterCallback" => {
+            let request: CallbackRegistrationRequest = match serde_json::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return status_only(-501, format!("The request is invalid: {e}")),
+            };
+            let url = request.url.trim();
+            let valid = url::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !valid {
+                return status_only(-501, "Url must be an absolute http(s) URL.");
+            }
+            let record = SimCallback {
+                url: url.to_owned(),
+                enabled: request.enabled,
+                registered_at: chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                last_attempt_at: None,
+                last_attempt_status: None,
+                failed_attempts: 0,
+            };
+            state.callback = Some(record.clone());
+            to_json(&CallbackReply {
+                status: ok(),
+                callback: Some(callback_record(&record)),
+            })
+        }
+        "GetCallback" => to_json(&CallbackReply {
+            status: ok(),
+            callback: state.callback.as_ref().map(callback_record),
+        }),
         "TerminateAccount" => match find(state, company, id) {
             Some(a) => {
                 a.terminated = true;
@@ -951,6 +1176,17 @@ fn handle_api(
             None => invalid_location(id),
         },
         other => status_only(-999, format!("unknown operation {other}")),
+    }
+}
+
+fn callback_record(c: &SimCallback) -> wire::CallbackRecord {
+    wire::CallbackRecord {
+        url: c.url.clone(),
+        enabled: c.enabled,
+        registered_at: Some(c.registered_at.clone()),
+        last_attempt_at: c.last_attempt_at.clone(),
+        last_attempt_status: c.last_attempt_status,
+        failed_attempts: c.failed_attempts,
     }
 }
 

@@ -247,6 +247,50 @@ pub(crate) struct StatusReply {
     #[serde(flatten)]
     pub status: ResultStatus,
 }
+/// The callback registration as the dealer API keeps it (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CallbackRecord {
+    /// Where callbacks go.
+    pub url: String,
+    /// Whether they are sent.
+    pub enabled: bool,
+    /// When the URL was registered (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<String>,
+    /// The last delivery attempt (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<String>,
+    /// The HTTP status of the last attempt; absent when it got no answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_status: Option<u16>,
+    /// Failed attempts since the last successful one.
+    #[serde(default)]
+    pub failed_attempts: u64,
+}
+
+/// `PUT .../callback` body (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CallbackRegistrationRequest {
+    /// Where callbacks go.
+    pub url: String,
+    /// Whether they are sent.
+    pub enabled: bool,
+}
+
+/// `GET .../callback` and `PUT .../callback` answer (modelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CallbackReply {
+    /// Result code and text.
+    #[serde(flatten)]
+    pub status: ResultStatus,
+    /// The registration; absent when none.
+    #[serde(default)]
+    pub callback: Option<CallbackRecord>,
+}
+
 #[cfg(test)]
 #[path = "wire_proptest.rs"]
 mod proptests;
