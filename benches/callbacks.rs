@@ -1,5 +1,7 @@
 //! `cargo bench --bench callbacks`: verified callback deliveries per second through the router
-//! into the in-memory store — in process (the router as a tower service: verification, parsing,
+//! into the in-memory store and into the SQLite store (a file in the temporary folder, WAL,
+//! `synchronous=FULL`: each delivery commits its claim, its applied mark and its traffic count
+//! to disk) — in process (the router as a tower service: verification, parsing,
 //! the engine's dedupe, counting) and over loopback HTTP (the same plus hyper and a client on
 //! the same cores). Each delivery is a distinct event, signed; every answer must be 200 and
 //! the sink must see each event once.
@@ -17,7 +19,9 @@ use axum::http::Request;
 use chrono::Utc;
 use interactive_services::callbacks::{CallbackService, SIGNATURE_HEADER, signature_header};
 use interactive_services::providers::total_connect::callback::CallbackEvent;
-use interactive_services::sync::{EventSink, IdempotencyKey, MemoryStore, SinkError, SyncOptions};
+use interactive_services::sync::{
+    EventSink, IdempotencyKey, MemoryStore, SinkError, SqliteStore, SyncOptions, SyncStore,
+};
 use interactive_services::{CallbackConfig, IspConfig, IspEvent, ProviderRegistry};
 use tower::ServiceExt;
 
@@ -35,7 +39,7 @@ impl EventSink for CountingSink {
     }
 }
 
-fn service() -> (CallbackService<MemoryStore>, Arc<CountingSink>) {
+fn service<S: SyncStore>(store: Arc<S>) -> (CallbackService<S>, Arc<CountingSink>) {
     let config = IspConfig::builder()
         .name("bench")
         .provider("total_connect")
@@ -50,7 +54,7 @@ fn service() -> (CallbackService<MemoryStore>, Arc<CountingSink>) {
         .build()
         .expect("a valid configuration");
     let sink = Arc::new(CountingSink::default());
-    let service = CallbackService::builder(Arc::new(MemoryStore::new()), sink.clone())
+    let service = CallbackService::builder(store, sink.clone())
         .sync_options(SyncOptions::new("bench"))
         .build();
     let provider = ProviderRegistry::with_built_ins()
@@ -74,8 +78,8 @@ fn deliveries(from: usize, n: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-async fn in_process(n: usize, concurrency: usize) -> f64 {
-    let (service, sink) = service();
+async fn in_process<S: SyncStore>(store: Arc<S>, n: usize, concurrency: usize) -> f64 {
+    let (service, sink) = service(store);
     let router = service.router();
     let work = Arc::new(deliveries(0, n));
     let next = Arc::new(AtomicUsize::new(0));
@@ -111,7 +115,7 @@ async fn in_process(n: usize, concurrency: usize) -> f64 {
 }
 
 async fn over_loopback(n: usize, concurrency: usize) -> f64 {
-    let (service, sink) = service();
+    let (service, sink) = service(Arc::new(MemoryStore::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -170,8 +174,8 @@ fn main() {
         .expect("a runtime");
     runtime.block_on(async {
         // Warm up.
-        let _ = in_process(2_000, 32).await;
-        let rate = in_process(100_000, 64).await;
+        let _ = in_process(Arc::new(MemoryStore::new()), 2_000, 32).await;
+        let rate = in_process(Arc::new(MemoryStore::new()), 100_000, 64).await;
         let verdict = if rate >= FLOOR { "above" } else { "BELOW" };
         println!(
             "{:<56} {:>10.0} deliveries/s ({verdict} the {FLOOR:.0}/s floor)",
@@ -181,6 +185,18 @@ fn main() {
         println!(
             "{:<56} {:>10.0} deliveries/s",
             "verified deliveries, loopback HTTP (client on the same cores)", rate
+        );
+        let path =
+            std::env::temp_dir().join(format!("isp-bench-callbacks-{}.db", std::process::id()));
+        let store = Arc::new(SqliteStore::open(&path).await.expect("a SQLite store"));
+        let rate = in_process(store.clone(), 5_000, 64).await;
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        println!(
+            "{:<56} {:>10.0} deliveries/s",
+            "verified deliveries, in process (router → SQLite store)", rate
         );
     });
 }

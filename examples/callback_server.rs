@@ -2,7 +2,8 @@
 //! the callback router serves a catalog with a Total Connect configuration, registers its URL at
 //! the embedded Total Connect simulator, and the simulator pushes signed callbacks to it — some
 //! valid, one tampered with on the way, one unsigned, one repeated. The example prints what the
-//! sink received and the callback health the dealer's admin page shows.
+//! sink received and the callback health the dealer's admin page shows. Deduplication and the
+//! health counts live in a SQLite sync store in a temporary folder, removed at the end.
 //!
 //! ```text
 //! cargo run --example callback_server
@@ -18,7 +19,7 @@ use chrono::Utc;
 use interactive_services::callbacks::CallbackService;
 use interactive_services::providers::total_connect::callback::CallbackEvent;
 use interactive_services::providers::total_connect::simulator::TotalConnectSimulator;
-use interactive_services::sync::{EventSink, IdempotencyKey, MemoryStore, SinkError, SyncOptions};
+use interactive_services::sync::{EventSink, IdempotencyKey, SinkError, SqliteStore, SyncOptions};
 use interactive_services::{IspCatalog, IspEvent, ProviderRegistry};
 use url::Url;
 
@@ -53,9 +54,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
 
-    // The sync store every replica shares (deduplication, callback health). In memory here;
-    // SQLite is this one line, once its store is in: `Arc::new(SqliteStore::open(path).await?)`.
-    let store = Arc::new(MemoryStore::new());
+    // The sync store every replica shares (deduplication, callback health): one SQLite file
+    // here, in a temporary folder (`PgStore::connect(url)` when replicas share PostgreSQL).
+    let folder = std::env::temp_dir().join(format!("isp-callback-server-{}", std::process::id()));
+    std::fs::create_dir_all(&folder)?;
+    let store = Arc::new(SqliteStore::open(folder.join("sync.db")).await?);
 
     let sink = Arc::new(ListSink::default());
     let service = CallbackService::builder(store, sink.clone())
@@ -190,6 +193,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("The admin status page: {base}admin/callbacks/total-connect-main");
 
     server.abort();
+    drop(service);
+    let _ = std::fs::remove_dir_all(&folder);
     Ok(())
 }
 

@@ -27,8 +27,8 @@ fn policy() -> HealthPolicy {
         .silent_after(Duration::from_secs(60 * 60))
 }
 
-async fn deliver(
-    service: &CallbackService<MemoryStore>,
+async fn deliver<S: SyncStore>(
+    service: &CallbackService<S>,
     segment: &str,
     clock: &ManualClock,
     id: &str,
@@ -237,13 +237,51 @@ async fn the_vendors_view_degrades_health() {
 
 #[tokio::test]
 async fn every_replica_sees_the_same_counts() {
-    let sim = TotalConnectSimulator::start().await;
     let clock = ManualClock::new(start());
     let store = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    same_counts_on_two_replicas(store.clone(), store, &clock).await;
+}
+
+/// Two replicas, each with its own pool on one SQLite file (as two processes would have), show
+/// the same health.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn every_replica_sees_the_same_counts_in_sqlite() {
+    use interactive_services::sync::SqliteStore;
+    let clock = ManualClock::new(start());
+    let path = std::env::temp_dir().join(format!(
+        "isp-callback-health-{}-{}.db",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let open = || async {
+        Arc::new(
+            SqliteStore::open(&path)
+                .await
+                .expect("open")
+                .with_clock(Arc::new(clock.clone())),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    same_counts_on_two_replicas(a.clone(), b.clone(), &clock).await;
+    a.close().await;
+    b.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+async fn same_counts_on_two_replicas<S: SyncStore>(
+    store_a: Arc<S>,
+    store_b: Arc<S>,
+    clock: &ManualClock,
+) {
+    let clock = clock.clone();
+    let sim = TotalConnectSimulator::start().await;
     let config = tc_config(CONFIG, &sim.endpoint(), Some(settings(false)));
     let registry = ProviderRegistry::with_built_ins();
-    let replica = || {
-        let s = CallbackService::builder(store.clone(), Arc::new(common::RecordingSink::default()))
+    let replica = |store: Arc<S>| {
+        let s = CallbackService::builder(store, Arc::new(common::RecordingSink::default()))
             .sync_options(options(&clock))
             .policy(policy())
             .build();
@@ -251,8 +289,8 @@ async fn every_replica_sees_the_same_counts() {
             .expect("added");
         s
     };
-    let a = replica();
-    let b = replica();
+    let a = replica(store_a);
+    let b = replica(store_b);
     let segment = a.path_segment(CONFIG).expect("a segment");
     deliver(&a, &segment, &clock, "an-1", SECRET).await;
     deliver(&b, &segment, &clock, "an-1", SECRET).await; // the same event on the other replica

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use interactive_services::sync::{
-    AccountSnapshot, Claim, ClaimMode, FeedState, LastError, ManualClock, MemoryStore,
-    StatusUpdate, SyncStatus, SyncStore,
+    AccountSnapshot, CallbackOutcome, CallbackRecord, Claim, ClaimMode, FeedState, LastError,
+    MAX_REASONS, ManualClock, MemoryStore, OTHER_REASON, StatusUpdate, SyncStatus, SyncStore,
 };
 use interactive_services::{
     AccountId, AccountStatus, AddOn, Cursor, EventId, EventKind, FeatureId, IspEvent, PlanId,
@@ -111,6 +111,7 @@ async fn conformance(s: &Subject) {
     snapshots(s).await;
     leases(s).await;
     status(s).await;
+    callback_traffic(s).await;
 }
 
 async fn cursor_is_fenced_by_the_lease(s: &Subject) {
@@ -611,6 +612,153 @@ async fn status(s: &Subject) {
     assert_eq!(got.last_error, expected.last_error);
 }
 
+fn secs(n: i64) -> DateTime<Utc> {
+    start() + chrono::TimeDelta::seconds(n)
+}
+
+fn rejected(reason: &str) -> CallbackOutcome {
+    CallbackOutcome::Rejected {
+        reason: reason.into(),
+        detail: format!("the delivery was refused: {reason}"),
+    }
+}
+
+/// Callback traffic: counts per outcome and reason per minute, the window, the latest times
+/// (never moved back by a late record), the cap on reasons, and retention.
+async fn callback_traffic(s: &Subject) {
+    let store = &s.store;
+    let cfg = "callbacks";
+    let empty = store.callback_traffic(cfg, start()).await.unwrap();
+    assert_eq!(empty.total(), 0, "{}", s.name);
+    assert_eq!(empty.last_attempt_at, None, "{}", s.name);
+    let record = |at: DateTime<Utc>, outcome: CallbackOutcome| async move {
+        store
+            .record_callback(cfg, &CallbackRecord::new(at, outcome))
+            .await
+            .unwrap();
+    };
+    record(secs(1), CallbackOutcome::Accepted).await;
+    record(secs(2), CallbackOutcome::Accepted).await;
+    record(secs(30), CallbackOutcome::Duplicate).await;
+    record(secs(10), rejected("bad_signature")).await;
+    record(secs(20), rejected("bad_signature")).await;
+    record(secs(70), rejected("timestamp_too_old")).await;
+    // Late: an older delivery, in the minute before, moves no latest time back.
+    record(secs(-5), CallbackOutcome::Accepted).await;
+    record(secs(-4), rejected("malformed_body")).await;
+
+    let t = store.callback_traffic(cfg, start()).await.unwrap();
+    assert_eq!((t.accepted, t.duplicate), (2, 1), "{}: {t:?}", s.name);
+    assert_eq!(t.rejected.get("bad_signature"), Some(&2), "{}", s.name);
+    assert_eq!(t.rejected.get("timestamp_too_old"), Some(&1), "{}", s.name);
+    assert_eq!(t.rejected.get("malformed_body"), None, "{}", s.name);
+    assert_eq!(t.since, start(), "{}", s.name);
+    assert_eq!(t.last_attempt_at, Some(secs(70)), "{}", s.name);
+    assert_eq!(t.last_delivery_at, Some(secs(30)), "{}", s.name);
+    let last = t.last_rejection.expect("a last rejection");
+    assert_eq!(
+        (last.at, last.reason.as_str()),
+        (secs(70), "timestamp_too_old")
+    );
+    assert_eq!(last.detail, "the delivery was refused: timestamp_too_old");
+
+    // The window starts at the minute `since` falls in.
+    let earlier = store.callback_traffic(cfg, secs(-1)).await.unwrap();
+    assert_eq!(
+        (earlier.accepted, earlier.rejected_total()),
+        (3, 4),
+        "{}",
+        s.name
+    );
+    let later = store.callback_traffic(cfg, secs(119)).await.unwrap();
+    assert_eq!(
+        (later.accepted, later.rejected_total()),
+        (0, 1),
+        "{}",
+        s.name
+    );
+    assert_eq!(
+        later.last_attempt_at,
+        Some(secs(70)),
+        "latest times are ever"
+    );
+
+    // At most MAX_REASONS reasons per bucket; further ones count as OTHER_REASON.
+    let minute = 600;
+    let extra = 5;
+    for i in 0..MAX_REASONS + extra {
+        record(secs(minute + 1), rejected(&format!("reason_{i:02}"))).await;
+    }
+    record(secs(minute + 2), rejected("reason_00")).await;
+    let capped = store.callback_traffic(cfg, secs(minute)).await.unwrap();
+    assert_eq!(
+        capped.rejected.len(),
+        MAX_REASONS + 1,
+        "{}: {capped:?}",
+        s.name
+    );
+    assert_eq!(capped.rejected.get(OTHER_REASON), Some(&(extra as u64)));
+    assert_eq!(capped.rejected.get("reason_00"), Some(&2));
+    assert_eq!(capped.rejected_total(), (MAX_REASONS + extra + 1) as u64);
+    // The last rejection keeps the reason as given, not the bucket's key.
+    let last = capped.last_rejection.expect("a last rejection");
+    assert_eq!(last.reason, "reason_00", "{}", s.name);
+
+    // Buckets a day older than the newest are dropped; the latest times stay.
+    record(secs(25 * 3600), CallbackOutcome::Duplicate).await;
+    let kept = store.callback_traffic(cfg, secs(-3600)).await.unwrap();
+    assert_eq!(
+        (kept.accepted, kept.duplicate, kept.rejected_total()),
+        (0, 1, 0),
+        "{}: {kept:?}",
+        s.name
+    );
+    assert_eq!(kept.last_rejection.map(|r| r.at), Some(secs(minute + 2)));
+
+    // Another configuration's traffic is its own.
+    let other = store
+        .callback_traffic("callbacks 2", start())
+        .await
+        .unwrap();
+    assert_eq!(
+        (other.total(), other.last_attempt_at),
+        (0, None),
+        "{}",
+        s.name
+    );
+}
+
+/// Many deliveries recorded at once through two stores on one database add up exactly.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn concurrent_callback_counting(stores: [Arc<dyn SyncStore>; 2]) {
+    let cfg = "concurrent callbacks";
+    let tasks: Vec<_> = (0..200u32)
+        .map(|i| {
+            let store = stores[(i % 2) as usize].clone();
+            tokio::spawn(async move {
+                let outcome = match i % 4 {
+                    0 | 1 => CallbackOutcome::Accepted,
+                    2 => CallbackOutcome::Duplicate,
+                    _ => rejected("bad_signature"),
+                };
+                let at = secs(i64::from(i % 90));
+                store
+                    .record_callback(cfg, &CallbackRecord::new(at, outcome))
+                    .await
+            })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        t.expect("joined").expect("recorded");
+    }
+    for store in &stores {
+        let t = store.callback_traffic(cfg, start()).await.unwrap();
+        assert_eq!((t.accepted, t.duplicate), (100, 50), "{t:?}");
+        assert_eq!(t.rejected.get("bad_signature"), Some(&50));
+        assert_eq!(t.last_attempt_at, Some(secs(89)));
+    }
+}
+
 #[tokio::test]
 async fn memory_store_conformance() {
     let clock = ManualClock::new(start());
@@ -989,6 +1137,104 @@ mod sqlite {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callback_counts_add_up_across_pools() {
+        let db = TempDb::new("callbacks");
+        let clock = ManualClock::new(start());
+        let (a, b) = (open(&db, &clock).await, open(&db, &clock).await);
+        concurrent_callback_counting([Arc::new(a.clone()), Arc::new(b.clone())]).await;
+        a.close().await;
+        b.close().await;
+    }
+
+    /// A file written by the first schema (before callback traffic) is upgraded in place: its
+    /// state is kept and callback traffic works.
+    #[tokio::test]
+    async fn a_version_1_file_is_upgraded() {
+        let db = TempDb::new("upgrade");
+        {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&db.0)
+                .create_if_missing(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap();
+            sqlx::raw_sql(include_str!(
+                "../src/sync/sql/migrations/sqlite/0001_initial.sql"
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE isp_sync_schema_version (version BIGINT NOT NULL PRIMARY KEY, \
+                 applied_at BIGINT NOT NULL); \
+                 INSERT INTO isp_sync_schema_version VALUES (1, 0); \
+                 INSERT INTO isp_sync_cursors VALUES ('kept', 'page-3', 0);",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+        }
+        let clock = ManualClock::new(start());
+        let store = open(&db, &clock).await;
+        assert_eq!(
+            store.cursor("kept").await.unwrap(),
+            Some(Cursor::new("page-3"))
+        );
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM isp_sync_schema_version ORDER BY version")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(versions, [1, 2]);
+        store
+            .record_callback(
+                "kept",
+                &CallbackRecord::new(secs(1), CallbackOutcome::Accepted),
+            )
+            .await
+            .unwrap();
+        let t = store.callback_traffic("kept", start()).await.unwrap();
+        assert_eq!(t.accepted, 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn corrupt_callback_rows_are_typed_errors() {
+        let db = TempDb::new("corrupt-callbacks");
+        let clock = ManualClock::new(start());
+        let store = open(&db, &clock).await;
+        for (cfg, sql) in [
+            (
+                "c1",
+                "INSERT INTO isp_sync_callback_buckets VALUES ('c1', 0, 'sideways', '', 1)",
+            ),
+            (
+                "c2",
+                "INSERT INTO isp_sync_callback_buckets VALUES ('c2', 0, 'accepted', '', -3)",
+            ),
+            (
+                "c3",
+                "INSERT INTO isp_sync_callback_latest VALUES ('c3', 0, NULL, 5, NULL, 'x')",
+            ),
+            (
+                "c4",
+                "INSERT INTO isp_sync_callback_latest VALUES \
+                 ('c4', 9223372036854775807, NULL, NULL, NULL, NULL)",
+            ),
+        ] {
+            sqlx::query(sql).execute(store.pool()).await.unwrap();
+            let since = DateTime::<Utc>::from_timestamp_millis(0).unwrap();
+            let e = store.callback_traffic(cfg, since).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{cfg}: {e}");
+            assert_eq!(e.provider(), "sqlite store");
+            assert_eq!(e.operation(), Some("callback_traffic"), "{e}");
+            assert!(e.to_string().contains("isp_sync_callback"), "{e}");
+        }
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn a_newer_schema_is_refused() {
         let db = TempDb::new("newer");
@@ -1319,6 +1565,18 @@ mod postgres {
         let status = store.status(cfg).await.unwrap();
         assert_eq!((status.applied, status.parked), (3, 0));
         store.close().await;
+        schema.drop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callback_counts_add_up_across_pools() {
+        let Some(schema) = Schema::new().await else {
+            return;
+        };
+        let (a, b) = (schema.store().await, schema.store().await);
+        concurrent_callback_counting([Arc::new(a.clone()), Arc::new(b.clone())]).await;
+        a.close().await;
+        b.close().await;
         schema.drop().await;
     }
 

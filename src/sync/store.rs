@@ -234,7 +234,7 @@ pub trait SyncStore: fmt::Debug + Send + Sync + 'static {
     ///
     /// The default body answers [`Error::Unsupported`](crate::Error::Unsupported): a store that
     /// does not keep callback health yet still compiles and syncs. [`MemoryStore`](super::MemoryStore)
-    /// implements it; the SQLite and PostgreSQL stores will.
+    /// and the SQLite and PostgreSQL stores (schema version 2) implement it.
     async fn record_callback(&self, config: &str, record: &CallbackRecord) -> Result<()> {
         let _ = (config, record);
         Err(Error::unsupported_because(

@@ -13,6 +13,8 @@
 //! | `isp_sync_snapshots` | config, account | the reconciler's last snapshot of an account, as JSON |
 //! | `isp_sync_leases` | config | who pulls the configuration (holder), until `expires_at` |
 //! | `isp_sync_status` | config | the recorded status fields as JSON, and the count of applied events |
+//! | `isp_sync_callback_buckets` | config, bucket_start, outcome, reason | callback deliveries counted per minute (schema 2) |
+//! | `isp_sync_callback_latest` | config | the latest delivery, attempt and rejection of a configuration's callbacks (schema 2) |
 //! | `isp_sync_schema_version` | version | the migrations applied, one row each |
 //!
 //! Times are `BIGINT` milliseconds since the Unix epoch (UTC), so times read back from a
@@ -75,6 +77,7 @@ use crate::model::{Cursor, EventId, IspEvent};
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod traffic;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;

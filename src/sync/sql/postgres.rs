@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{
@@ -17,6 +18,7 @@ use crate::sync::status::SyncStatus;
 use crate::sync::store::{
     AccountSnapshot, Claim, ClaimMode, Lease, ParkedEvent, StatusUpdate, SyncStore,
 };
+use crate::sync::traffic::{CallbackRecord, CallbackTraffic};
 
 const STORE: &str = "postgres store";
 
@@ -32,10 +34,16 @@ const CLAIM_TRIES: u32 = 5;
 /// The advisory lock that makes concurrent migrations of one database take turns ("isp_sync").
 const MIGRATION_LOCK: i64 = 0x6973_705f_7379_6e63;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/postgres/0002_callback_traffic.sql"),
+    },
+];
 
 /// The database's clock, in milliseconds since the epoch. `clock_timestamp()` rather than
 /// `now()`: the time when the statement runs, not when its transaction began.
@@ -173,6 +181,18 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// [`record_callback`](SyncStore::record_callback)'s transaction (PostgreSQL needs no turn
+    /// of its own: the upserts lock the rows they touch).
+    async fn begin_traffic(
+        &self,
+        ctx: Ctx,
+    ) -> Result<((), sqlx::Transaction<'static, sqlx::Postgres>)> {
+        let tx = self.pool.begin().await.map_err(|e| ctx.db(e))?;
+        Ok(((), tx))
+    }
+
+    super::traffic::sql_callback_traffic!(STORE);
 
     /// Closes the pool's connections, waiting for them to finish.
     pub async fn close(&self) {
@@ -766,5 +786,17 @@ impl SyncStore for PgStore {
         .await
         .map_err(|e| ctx.db(e))?;
         StatusRow::read(ctx, &row)?.into_status(ctx, config)
+    }
+
+    async fn record_callback(&self, config: &str, record: &CallbackRecord) -> Result<()> {
+        self.record_traffic(config, record).await
+    }
+
+    async fn callback_traffic(
+        &self,
+        config: &str,
+        since: DateTime<Utc>,
+    ) -> Result<CallbackTraffic> {
+        self.read_traffic(config, since).await
     }
 }

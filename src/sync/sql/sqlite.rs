@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -26,6 +26,7 @@ use crate::sync::status::SyncStatus;
 use crate::sync::store::{
     AccountSnapshot, Claim, ClaimMode, Lease, ParkedEvent, StatusUpdate, SyncStore,
 };
+use crate::sync::traffic::{CallbackRecord, CallbackTraffic};
 
 const STORE: &str = "sqlite store";
 
@@ -36,10 +37,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// serve reads.
 const POOL_SIZE: u32 = 4;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/sqlite/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/sqlite/0002_callback_traffic.sql"),
+    },
+];
 
 /// A [`SyncStore`] in one SQLite file (feature `sqlite`): the default for examples and
 /// single-process hosts. It survives a killed process: the file is in WAL mode with
@@ -309,6 +316,16 @@ impl SqliteStore {
             .map_err(|e| ctx.db(e))?;
         Ok((turn, tx))
     }
+
+    /// [`record_callback`](SyncStore::record_callback)'s write turn and transaction.
+    async fn begin_traffic(
+        &self,
+        ctx: Ctx,
+    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>)> {
+        self.begin_write(ctx).await
+    }
+
+    super::traffic::sql_callback_traffic!(STORE);
 
     /// A single-statement write, in its turn.
     async fn write(&self, ctx: Ctx, query: SqliteQuery<'_>) -> Result<u64> {
@@ -759,5 +776,17 @@ impl SyncStore for SqliteStore {
         .await
         .map_err(|e| ctx.db(e))?;
         StatusRow::read(ctx, &row)?.into_status(ctx, config)
+    }
+
+    async fn record_callback(&self, config: &str, record: &CallbackRecord) -> Result<()> {
+        self.record_traffic(config, record).await
+    }
+
+    async fn callback_traffic(
+        &self,
+        config: &str,
+        since: DateTime<Utc>,
+    ) -> Result<CallbackTraffic> {
+        self.read_traffic(config, since).await
     }
 }
