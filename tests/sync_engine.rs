@@ -397,13 +397,25 @@ impl SyncStore for FaultyStore {
 struct World {
     clock: interactive_services::sync::ManualClock,
     store: MemoryStore,
+    /// The engines' batch size (`SyncOptions::batch_size`).
+    batch: usize,
 }
 
 impl World {
+    /// Engines with the default batch size: a pulled page's events are claimed and recorded
+    /// in chunks.
     fn new() -> Self {
+        Self::with_batch(SyncOptions::new("any").batch_size)
+    }
+
+    fn with_batch(batch: usize) -> Self {
         let clock = interactive_services::sync::ManualClock::new(start());
         let store = MemoryStore::with_clock(Arc::new(clock.clone()));
-        Self { clock, store }
+        Self {
+            clock,
+            store,
+            batch,
+        }
     }
 
     fn options(&self, holder: &str) -> SyncOptions {
@@ -416,6 +428,7 @@ impl World {
                 max_backoff: Duration::ZERO,
             })
             .clock(Arc::new(self.clock.clone()))
+            .batch_size(self.batch)
     }
 
     fn engine(&self, holder: &str, sink: &Arc<Sink>) -> SyncEngine {
@@ -541,23 +554,38 @@ async fn the_same_event_by_pull_by_push_and_after_a_restart_is_applied_once() {
     assert_eq!(restarted.status(CONFIG).await.expect("status").applied, 3);
 }
 
+/// Per event (batch size 1): the sink applies evt-1 and recording it fails.
 #[tokio::test]
 async fn a_crash_between_sink_and_store_redelivers_with_the_same_key() {
-    let world = World::new();
+    crash_between_sink_and_store(World::with_batch(1), &["evt-1"]).await;
+}
+
+/// Batched (the default): the sink applies the chunk's three events and recording them fails;
+/// all three come again with their keys.
+#[tokio::test]
+async fn a_crash_between_sink_and_batch_record_redelivers_with_the_same_keys() {
+    crash_between_sink_and_store(World::new(), &["evt-1", "evt-2", "evt-3"]).await;
+}
+
+async fn crash_between_sink_and_store(world: World, applied_before_the_fault: &[&str]) {
     let feed = Feed::new(10);
     let events = feed.push(3, start());
     let sink = Arc::new(Sink::idempotent());
     let faulty = Arc::new(FaultyStore::new(world.store.clone()));
     faulty.fail_mark_applied.store(1, Ordering::SeqCst);
 
-    // The sink applies evt-1, then recording it fails: the pull fails, the cursor stays.
+    // The sink applies, then recording fails: the pull fails, the cursor stays.
     let engine = world.engine_on(faulty.clone(), "replica-1", &sink);
     let err = engine
         .pull_once(CONFIG, &feed)
         .await
         .expect_err("store fault");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
-    assert_eq!(sink.applied(), vec![EventId::new("evt-1")]);
+    let expected: Vec<EventId> = applied_before_the_fault
+        .iter()
+        .map(|id| EventId::new(*id))
+        .collect();
+    assert_eq!(sink.applied(), expected);
     let status = world.store.status(CONFIG).await.expect("status");
     assert_eq!(status.cursor, None);
     assert_eq!(status.applied, 0);
@@ -572,6 +600,7 @@ async fn a_crash_between_sink_and_store_redelivers_with_the_same_key() {
 
     // Restarted at once: the crashed delivery's claim has not lapsed, so nothing moves past it.
     let restarted = world.engine_on(faulty.clone(), "replica-1", &sink);
+    let before = sink.calls_for("evt-2").len();
     let report = restarted.pull_once(CONFIG, &feed).await.expect("pull");
     assert!(
         matches!(&report.outcome, PullOutcome::Stopped { event, .. } if event.as_str() == "evt-1"),
@@ -579,22 +608,24 @@ async fn a_crash_between_sink_and_store_redelivers_with_the_same_key() {
     );
     assert_eq!(
         sink.calls_for("evt-2").len(),
-        0,
+        before,
         "nothing after the held event"
     );
 
-    // Once the claim lapses, evt-1 is delivered again with the same key; the idempotent sink
-    // keeps one copy.
+    // Once the claim lapses, what was applied is delivered again with the same key; the
+    // idempotent sink keeps one copy.
     world.clock.advance(CLAIM_TTL + Duration::from_secs(1));
     let report = restarted.pull_once(CONFIG, &feed).await.expect("pull");
     assert_eq!(report.outcome, PullOutcome::CaughtUp);
-    let keys = sink.calls_for("evt-1");
-    assert_eq!(keys.len(), 2, "delivered again after the fault");
-    assert_eq!(keys.first(), keys.last(), "with the same idempotency key");
-    assert_eq!(
-        keys.first().map(ToString::to_string).as_deref(),
-        Some("Main office:evt-1")
-    );
+    for id in applied_before_the_fault {
+        let keys = sink.calls_for(id);
+        assert_eq!(keys.len(), 2, "{id} delivered again after the fault");
+        assert_eq!(keys.first(), keys.last(), "with the same idempotency key");
+        assert_eq!(
+            keys.first().map(ToString::to_string),
+            Some(format!("Main office:{id}"))
+        );
+    }
     assert_each_once(&sink.applied(), &events);
     let status = restarted.status(CONFIG).await.expect("status");
     assert_eq!(status.applied, 3);
@@ -942,16 +973,31 @@ async fn a_pull_whose_lease_lapsed_is_fenced_and_the_new_holder_finishes() {
     // Stalled mid-page, replica-a finds out when it renews its lease before the next event;
     // stalled on the page's last event, only the fenced cursor write stops it.
     for (stall_on, skipped) in [(3, 2), (6, 5)] {
-        lease_lapses_while_stalled_on(stall_on, skipped).await;
+        lease_lapses_while_stalled_on(World::with_batch(1), stall_on, "", skipped).await;
+    }
+    // Batched, replica-a's earlier events of the chunk are applied but not yet recorded, and
+    // still claimed: replica-b stops before the first of them and skips nothing.
+    for stall_on in [3, 6] {
+        lease_lapses_while_stalled_on(World::new(), stall_on, "evt-1", 0).await;
     }
 }
 
-async fn lease_lapses_while_stalled_on(stall_on: usize, skipped: u32) {
-    let world = World::new();
+/// replica-b stops before `stops_before` (the stalled event when empty).
+async fn lease_lapses_while_stalled_on(
+    world: World,
+    stall_on: usize,
+    stops_before: &str,
+    skipped: u32,
+) {
     let feed = Arc::new(Feed::new(10));
     let events = feed.push(6, start());
     let sink = Arc::new(Sink::default());
     let stalled_id = format!("evt-{stall_on}");
+    let stops_before = if stops_before.is_empty() {
+        stalled_id.clone()
+    } else {
+        stops_before.to_owned()
+    };
     let gate = sink.hold(&stalled_id);
     let a = world.engine("replica-a", &sink);
     let b = world.engine("replica-b", &sink);
@@ -970,7 +1016,7 @@ async fn lease_lapses_while_stalled_on(stall_on: usize, skipped: u32) {
         .await
         .expect("pull");
     assert!(
-        matches!(&report.outcome, PullOutcome::Stopped { event, .. } if *event.as_str() == stalled_id),
+        matches!(&report.outcome, PullOutcome::Stopped { event, .. } if *event.as_str() == stops_before),
         "{report:?}"
     );
     assert_eq!((report.applied, report.skipped), (0, skipped));
@@ -1248,4 +1294,155 @@ async fn counters_in_the_status_count_each_event_once() {
     }
     assert_eq!(sink.calls.lock().expect("lock").len(), 5);
     assert_eq!(engine.status(CONFIG).await.expect("status").applied, 5);
+}
+
+/// Counts the store calls the engine makes.
+#[derive(Debug)]
+struct CountingStore {
+    inner: MemoryStore,
+    claims: AtomicU32,
+    claim_batches: AtomicU32,
+    marks: AtomicU32,
+    mark_batches: AtomicU32,
+}
+
+#[async_trait]
+impl SyncStore for CountingStore {
+    async fn cursor(&self, config: &str) -> R<Option<Cursor>> {
+        self.inner.cursor(config).await
+    }
+    async fn put_cursor(&self, config: &str, holder: &str, cursor: &Cursor) -> R<bool> {
+        self.inner.put_cursor(config, holder, cursor).await
+    }
+    async fn claim(
+        &self,
+        config: &str,
+        event: &EventId,
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> R<Claim> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.inner.claim(config, event, claimant, ttl, mode).await
+    }
+    async fn claim_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> R<Vec<Claim>> {
+        self.claim_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .claim_batch(config, events, claimant, ttl, mode)
+            .await
+    }
+    async fn mark_applied(&self, config: &str, event: &EventId, claimant: &str) -> R<()> {
+        self.marks.fetch_add(1, Ordering::SeqCst);
+        self.inner.mark_applied(config, event, claimant).await
+    }
+    async fn mark_applied_batch(&self, config: &str, events: &[EventId], claimant: &str) -> R<u64> {
+        self.mark_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .mark_applied_batch(config, events, claimant)
+            .await
+    }
+    async fn park(&self, config: &str, event: &IspEvent, reason: &str, claimant: &str) -> R<()> {
+        self.inner.park(config, event, reason, claimant).await
+    }
+    async fn release(&self, config: &str, event: &EventId, claimant: &str) -> R<()> {
+        self.inner.release(config, event, claimant).await
+    }
+    async fn parked(&self, config: &str) -> R<Vec<ParkedEvent>> {
+        self.inner.parked(config).await
+    }
+    async fn parked_event(&self, config: &str, event: &EventId) -> R<Option<ParkedEvent>> {
+        self.inner.parked_event(config, event).await
+    }
+    async fn snapshot(&self, config: &str, account: &AccountId) -> R<Option<AccountSnapshot>> {
+        self.inner.snapshot(config, account).await
+    }
+    async fn put_snapshot(&self, config: &str, snapshot: &AccountSnapshot) -> R<()> {
+        self.inner.put_snapshot(config, snapshot).await
+    }
+    async fn acquire_lease(&self, config: &str, holder: &str, ttl: Duration) -> R<bool> {
+        self.inner.acquire_lease(config, holder, ttl).await
+    }
+    async fn renew_lease(&self, config: &str, holder: &str, ttl: Duration) -> R<bool> {
+        self.inner.renew_lease(config, holder, ttl).await
+    }
+    async fn release_lease(&self, config: &str, holder: &str) -> R<()> {
+        self.inner.release_lease(config, holder).await
+    }
+    async fn lease(&self, config: &str) -> R<Option<Lease>> {
+        self.inner.lease(config).await
+    }
+    async fn record(&self, config: &str, update: &StatusUpdate) -> R<()> {
+        self.inner.record(config, update).await
+    }
+    async fn status(&self, config: &str) -> R<SyncStatus> {
+        self.inner.status(config).await
+    }
+}
+
+/// A pulled page is claimed and recorded a chunk at a time: 250 events in pages of 100 and
+/// chunks of 40 cost 8 claim calls and 8 record calls (pages of 100, 100 and 50 events:
+/// 40+40+20, 40+40+20, 40+10),
+/// and no per-event call; each event reaches the sink once and is counted once.
+#[tokio::test]
+async fn a_page_is_claimed_and_recorded_a_chunk_at_a_time() {
+    let world = World::with_batch(40);
+    let feed = Feed::new(100);
+    let events = feed.push(250, start());
+    let sink = Arc::new(Sink::default());
+    let store = Arc::new(CountingStore {
+        inner: world.store.clone(),
+        claims: AtomicU32::new(0),
+        claim_batches: AtomicU32::new(0),
+        marks: AtomicU32::new(0),
+        mark_batches: AtomicU32::new(0),
+    });
+    let engine = world.engine_on(store.clone(), "replica-1", &sink);
+    let report = engine.pull_once(CONFIG, &feed).await.expect("pull");
+    assert_eq!(report.outcome, PullOutcome::CaughtUp);
+    assert_eq!((report.pages, report.applied), (3, 250));
+    assert_each_once(&sink.applied(), &events);
+    let calls = |c: &AtomicU32| c.load(Ordering::SeqCst);
+    assert_eq!(
+        (calls(&store.claim_batches), calls(&store.mark_batches)),
+        (8, 8)
+    );
+    assert_eq!((calls(&store.claims), calls(&store.marks)), (0, 0));
+    assert_eq!(engine.status(CONFIG).await.expect("status").applied, 250);
+    // A second pull finds nothing new.
+    let report = engine.pull_once(CONFIG, &feed).await.expect("pull");
+    assert_eq!((report.applied, report.skipped), (0, 0));
+}
+
+/// A chunk that stops before an event it cannot settle gives back its claims on the events
+/// after it: a push of one of them is applied at once rather than waiting for the claim to
+/// lapse; the pull's applied predecessors are recorded.
+#[tokio::test]
+async fn a_stopped_chunk_gives_its_later_claims_back() {
+    let world = World::new();
+    let feed = Feed::new(10);
+    let events = feed.push(5, start());
+    let sink = Arc::new(Sink::default());
+    sink.fail_transiently("evt-2", 100);
+    let puller = world.engine("replica-1", &sink);
+    let report = puller.pull_once(CONFIG, &feed).await.expect("pull");
+    assert!(
+        matches!(&report.outcome, PullOutcome::Stopped { event, .. } if event.as_str() == "evt-2"),
+        "{report:?}"
+    );
+    assert_eq!(report.applied, 1);
+    assert_eq!(world.store.status(CONFIG).await.expect("status").applied, 1);
+    let later = events.get(3).expect("evt-4");
+    let pusher = world.engine("replica-2", &sink);
+    assert_eq!(
+        pusher.ingest(CONFIG, later).await.expect("ingest"),
+        Delivery::Applied
+    );
+    assert_eq!(sink.calls_for("evt-4").len(), 1);
 }

@@ -71,13 +71,21 @@ pub struct SyncOptions {
     pub retry: DeliveryRetry,
     /// Most pages one [`SyncEngine::pull_once`] reads.
     pub max_pages: u32,
+    /// Most events of a pulled page claimed in one store call and recorded as applied in one
+    /// ([`SyncStore::claim_batch`], [`SyncStore::mark_applied_batch`]): a chunk's applied marks
+    /// are written after the sink took every event of the chunk (and always before the cursor
+    /// moves). A crash in between delivers those events again, with the same
+    /// [`IdempotencyKey`]s, exactly as a crash between one event's sink call and its mark does
+    /// — see the sink's contract. 1 records each event as it is applied.
+    pub batch_size: usize,
     /// Where status timestamps and lag come from.
     pub clock: Arc<dyn Clock>,
 }
 
 impl SyncOptions {
     /// Options for holder `holder` with the defaults: a 30 s lease, a 60 s claim, 5 attempts per
-    /// delivery with 200 ms to 10 s of backoff, 50 pages per pull, the system clock.
+    /// delivery with 200 ms to 10 s of backoff, 50 pages per pull, batches of 100 events, the
+    /// system clock.
     pub fn new(holder: impl Into<String>) -> Self {
         Self {
             holder: holder.into(),
@@ -85,6 +93,7 @@ impl SyncOptions {
             claim_ttl: Duration::from_secs(60),
             retry: DeliveryRetry::default(),
             max_pages: 50,
+            batch_size: 100,
             clock: Arc::new(SystemClock),
         }
     }
@@ -110,6 +119,12 @@ impl SyncOptions {
     /// Sets [`max_pages`](Self::max_pages) (at least 1).
     pub fn max_pages(mut self, pages: u32) -> Self {
         self.max_pages = pages.max(1);
+        self
+    }
+
+    /// Sets [`batch_size`](Self::batch_size) (at least 1).
+    pub fn batch_size(mut self, events: usize) -> Self {
+        self.batch_size = events.max(1);
         self
     }
 
@@ -357,42 +372,15 @@ impl SyncEngine {
                 Err(e) => return Err(e),
             };
             report.pages += 1;
-            for event in &page.events {
-                if !self.renew(config, &mut renewed_at, false).await? {
-                    return self.lease_lost(config, report, lag).await;
+            for chunk in page.events.chunks(options.batch_size.max(1)) {
+                match self
+                    .deliver_chunk(config, chunk, &mut renewed_at, &mut report, &mut lag)
+                    .await?
+                {
+                    ChunkEnd::Settled => {}
+                    ChunkEnd::LeaseLost => return self.lease_lost(config, report, lag).await,
+                    ChunkEnd::Stopped => return Ok(report),
                 }
-                let delivery = self.deliver(config, event, ClaimMode::Deliver).await?;
-                report.count(&delivery);
-                if !delivery.is_settled() {
-                    let reason = match delivery {
-                        Delivery::Deferred { reason, attempts } => format!(
-                            "event {} not applied after {attempts} attempt(s): {reason}",
-                            event.id
-                        ),
-                        _ => format!(
-                            "event {} is being delivered elsewhere (its claim has not lapsed)",
-                            event.id
-                        ),
-                    };
-                    tracing::warn!(event = %event.id, %reason, "pull stopped");
-                    let at = self.now();
-                    store
-                        .record(
-                            config,
-                            &StatusUpdate::Pulled {
-                                at,
-                                lag: Some(since(at, event.occurred_at)),
-                                error: Some(reason.clone()),
-                            },
-                        )
-                        .await?;
-                    report.outcome = PullOutcome::Stopped {
-                        event: event.id.clone(),
-                        reason,
-                    };
-                    return Ok(report);
-                }
-                lag = Some(since(self.now(), event.occurred_at));
             }
             if !store.put_cursor(config, holder, &page.next).await? {
                 return self.lease_lost(config, report, lag).await;
@@ -553,6 +541,139 @@ impl SyncEngine {
             .await
     }
 
+    /// One chunk of a pulled page: claimed in one store call, each event handed to the sink in
+    /// order, the applied ones recorded in one store call. Ends early when an event cannot be
+    /// settled (its applied predecessors are recorded first, and the claims of the events after
+    /// it are given back) or the lease was lost.
+    async fn deliver_chunk(
+        &self,
+        config: &str,
+        chunk: &[IspEvent],
+        renewed_at: &mut DateTime<Utc>,
+        report: &mut PullReport,
+        lag: &mut Option<Duration>,
+    ) -> Result<ChunkEnd> {
+        let store = &self.inner.store;
+        let options = &self.inner.options;
+        let claimant = self.claimant();
+        let ids: Vec<EventId> = chunk.iter().map(|e| e.id.clone()).collect();
+        let claimed_at = self.now();
+        let claims = store
+            .claim_batch(
+                config,
+                &ids,
+                &claimant,
+                options.claim_ttl,
+                ClaimMode::Deliver,
+            )
+            .await?;
+        if claims.len() != chunk.len() {
+            return Err(Error::invalid_response(
+                SYNC,
+                "claim_batch",
+                format!(
+                    "the store answered {} claims for {} events",
+                    claims.len(),
+                    chunk.len()
+                ),
+            ));
+        }
+        let mut applied: Vec<EventId> = Vec::with_capacity(chunk.len());
+        for (index, (event, claim)) in chunk.iter().zip(claims).enumerate() {
+            if !self.renew(config, renewed_at, false).await? {
+                self.flush(config, &applied, &claimant).await?;
+                self.give_back(config, chunk, index, &claimant).await;
+                return Ok(ChunkEnd::LeaseLost);
+            }
+            // A claim taken long ago is renewed (by claiming again) before the sink is called,
+            // and the applied events whose claims are as old are recorded now: a mark is never
+            // left pending until its claim could lapse and let another delivery in.
+            let fresh = since(self.now(), claimed_at) < options.claim_ttl / 2;
+            if !fresh {
+                self.flush(config, &applied, &claimant).await?;
+                applied.clear();
+            }
+            let first = if fresh { Some(claim) } else { None };
+            let delivery = self
+                .deliver_as(config, event, ClaimMode::Deliver, &claimant, first, true)
+                .await?;
+            report.count(&delivery);
+            match delivery {
+                Delivery::Applied => applied.push(event.id.clone()),
+                d if !d.is_settled() => {
+                    self.flush(config, &applied, &claimant).await?;
+                    self.give_back(config, chunk, index + 1, &claimant).await;
+                    self.stop(config, event, d, report).await?;
+                    return Ok(ChunkEnd::Stopped);
+                }
+                _ => {}
+            }
+            *lag = Some(since(self.now(), event.occurred_at));
+        }
+        self.flush(config, &applied, &claimant).await?;
+        Ok(ChunkEnd::Settled)
+    }
+
+    /// Records a chunk's applied events.
+    async fn flush(&self, config: &str, applied: &[EventId], claimant: &str) -> Result<()> {
+        if !applied.is_empty() {
+            self.inner
+                .store
+                .mark_applied_batch(config, applied, claimant)
+                .await?;
+            tracing::debug!(events = applied.len(), "applied");
+        }
+        Ok(())
+    }
+
+    /// Best effort: gives back the claims on `chunk[from..]` that a stopped chunk will not
+    /// deliver, so that a push of one of them need not wait for the claim to lapse.
+    async fn give_back(&self, config: &str, chunk: &[IspEvent], from: usize, claimant: &str) {
+        for event in chunk.get(from..).unwrap_or_default() {
+            if let Err(e) = self.inner.store.release(config, &event.id, claimant).await {
+                tracing::debug!(event = %event.id, error = %e, "could not give a claim back");
+            }
+        }
+    }
+
+    /// Records why the pull stopped before `event`.
+    async fn stop(
+        &self,
+        config: &str,
+        event: &IspEvent,
+        delivery: Delivery,
+        report: &mut PullReport,
+    ) -> Result<()> {
+        let reason = match delivery {
+            Delivery::Deferred { reason, attempts } => format!(
+                "event {} not applied after {attempts} attempt(s): {reason}",
+                event.id
+            ),
+            _ => format!(
+                "event {} is being delivered elsewhere (its claim has not lapsed)",
+                event.id
+            ),
+        };
+        tracing::warn!(event = %event.id, %reason, "pull stopped");
+        let at = self.now();
+        self.inner
+            .store
+            .record(
+                config,
+                &StatusUpdate::Pulled {
+                    at,
+                    lag: Some(since(at, event.occurred_at)),
+                    error: Some(reason.clone()),
+                },
+            )
+            .await?;
+        report.outcome = PullOutcome::Stopped {
+            event: event.id.clone(),
+            reason,
+        };
+        Ok(())
+    }
+
     /// claim → sink → mark applied (or park), with retries. Shared by pull, push, replay and
     /// the reconciler.
     pub(super) async fn deliver(
@@ -561,19 +682,40 @@ impl SyncEngine {
         event: &IspEvent,
         mode: ClaimMode,
     ) -> Result<Delivery> {
+        let claimant = self.claimant();
+        self.deliver_as(config, event, mode, &claimant, None, false)
+            .await
+    }
+
+    /// [`deliver`](Self::deliver) as `claimant`, starting from the answer of a claim already
+    /// made (`first`) when there is one. With `defer_mark`, an applied event is not recorded:
+    /// the caller records it (with its chunk) and must, before the cursor moves.
+    async fn deliver_as(
+        &self,
+        config: &str,
+        event: &IspEvent,
+        mode: ClaimMode,
+        claimant: &str,
+        mut first: Option<Claim>,
+        defer_mark: bool,
+    ) -> Result<Delivery> {
         let store = &self.inner.store;
         let options = &self.inner.options;
         let retry = options.retry;
-        let claimant = self.claimant();
         let key = IdempotencyKey::new(config, event.id.clone());
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let last = attempt >= retry.max_attempts.max(1);
-            match store
-                .claim(config, &event.id, &claimant, options.claim_ttl, mode)
-                .await?
-            {
+            let claim = match first.take() {
+                Some(claim) => claim,
+                None => {
+                    store
+                        .claim(config, &event.id, claimant, options.claim_ttl, mode)
+                        .await?
+                }
+            };
+            match claim {
                 Claim::Claimed => {}
                 Claim::AlreadyApplied => return Ok(Delivery::AlreadyApplied),
                 Claim::Parked => return Ok(Delivery::AlreadyParked),
@@ -588,19 +730,21 @@ impl SyncEngine {
             }
             match self.inner.sink.apply(config, event, &key).await {
                 Ok(()) => {
-                    store.mark_applied(config, &event.id, &claimant).await?;
+                    if !defer_mark {
+                        store.mark_applied(config, &event.id, claimant).await?;
+                    }
                     tracing::debug!(event = %event.id, "applied");
                     return Ok(Delivery::Applied);
                 }
                 Err(SinkError::Permanent(reason)) => {
-                    store.park(config, event, &reason, &claimant).await?;
+                    store.park(config, event, &reason, claimant).await?;
                     tracing::warn!(event = %event.id, %reason, "parked");
                     return Ok(Delivery::Parked { reason });
                 }
                 Err(SinkError::Transient(reason)) => {
                     tracing::debug!(event = %event.id, attempt, %reason, "transient sink failure");
                     if last {
-                        store.release(config, &event.id, &claimant).await?;
+                        store.release(config, &event.id, claimant).await?;
                         return Ok(Delivery::Deferred {
                             reason,
                             attempts: attempt,
@@ -635,6 +779,16 @@ impl SyncEngine {
             tracing::warn!(error = %e, "could not record a sync failure in the store");
         }
     }
+}
+
+/// How a chunk of a pulled page ended.
+enum ChunkEnd {
+    /// Every event settled and recorded.
+    Settled,
+    /// The lease lapsed and another holder took it.
+    LeaseLost,
+    /// An event could not be settled; the report says which.
+    Stopped,
 }
 
 fn check_config(config: &str, operation: &'static str) -> Result<()> {

@@ -149,6 +149,49 @@ impl ConfigState {
     fn live_lease(&self, now: DateTime<Utc>) -> Option<&Lease> {
         self.lease.as_ref().filter(|l| l.expires_at > now)
     }
+
+    fn claim(
+        &mut self,
+        event: &EventId,
+        claimant: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> Claim {
+        if self.applied.contains(event) {
+            return Claim::AlreadyApplied;
+        }
+        if mode == ClaimMode::Deliver && self.parked.contains_key(event) {
+            return Claim::Parked;
+        }
+        if let Some(held) = self.claims.get(event) {
+            if held.claimant != claimant && held.until > now {
+                return Claim::HeldElsewhere {
+                    claimant: held.claimant.clone(),
+                    until: held.until,
+                };
+            }
+        }
+        self.claims.insert(
+            event.clone(),
+            ClaimEntry {
+                claimant: claimant.to_owned(),
+                until: add(now, ttl),
+            },
+        );
+        Claim::Claimed
+    }
+
+    /// Records `event` as applied; answers whether it was not applied before.
+    fn mark_applied(&mut self, event: &EventId) -> bool {
+        self.claims.remove(event);
+        self.parked.remove(event);
+        let new = self.applied.insert(event.clone());
+        if new {
+            self.applied_count = self.applied_count.saturating_add(1);
+        }
+        new
+    }
 }
 
 /// A [`SyncStore`] in memory: for tests, examples and hosts that keep no state across restarts
@@ -232,41 +275,39 @@ impl SyncStore for MemoryStore {
         ttl: Duration,
         mode: ClaimMode,
     ) -> Result<Claim> {
-        Ok(self.with(config, |s, now| {
-            if s.applied.contains(event) {
-                return Claim::AlreadyApplied;
-            }
-            if mode == ClaimMode::Deliver && s.parked.contains_key(event) {
-                return Claim::Parked;
-            }
-            if let Some(held) = s.claims.get(event) {
-                if held.claimant != claimant && held.until > now {
-                    return Claim::HeldElsewhere {
-                        claimant: held.claimant.clone(),
-                        until: held.until,
-                    };
-                }
-            }
-            s.claims.insert(
-                event.clone(),
-                ClaimEntry {
-                    claimant: claimant.to_owned(),
-                    until: add(now, ttl),
-                },
-            );
-            Claim::Claimed
-        }))
+        Ok(self.with(config, |s, now| s.claim(event, claimant, now, ttl, mode)))
     }
 
     async fn mark_applied(&self, config: &str, event: &EventId, _claimant: &str) -> Result<()> {
-        self.with(config, |s, _| {
-            s.claims.remove(event);
-            s.parked.remove(event);
-            if s.applied.insert(event.clone()) {
-                s.applied_count = s.applied_count.saturating_add(1);
-            }
-        });
+        self.with(config, |s, _| s.mark_applied(event));
         Ok(())
+    }
+
+    async fn claim_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> Result<Vec<Claim>> {
+        Ok(self.with(config, |s, now| {
+            events
+                .iter()
+                .map(|event| s.claim(event, claimant, now, ttl, mode))
+                .collect()
+        }))
+    }
+
+    async fn mark_applied_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        _claimant: &str,
+    ) -> Result<u64> {
+        Ok(self.with(config, |s, _| {
+            events.iter().filter(|event| s.mark_applied(event)).count() as u64
+        }))
     }
 
     async fn park(

@@ -59,7 +59,11 @@
 //! - **Exactly once, with the sink's help.** Between "the sink applied it" and "the store
 //!   recorded it" a crash can happen; the event is then delivered again with the same
 //!   [`IdempotencyKey`]. A sink outside the store's transaction must therefore ignore a key it
-//!   has already applied (see [`EventSink`]).
+//!   has already applied (see [`EventSink`]). A pull records applied events a chunk at a time
+//!   ([`SyncOptions::batch_size`], 100 by default; one store call per chunk), so such a crash
+//!   redelivers the chunk's applied events, each with its key; a sink that records the event
+//!   in its own transaction with `mark_applied_in` is exact either way. Pushed events are
+//!   recorded one at a time.
 //! - **In order, checkpointed.** A pull hands a page's events over in order and stores the
 //!   page's cursor only once every event of it is applied or parked; a restart resumes from the
 //!   stored cursor, and the events before it that were already applied are skipped.
@@ -87,6 +91,7 @@
 //! [`EventSink`]: crate::sync::EventSink
 //! [`SyncStore`]: crate::sync::SyncStore
 //! [`SyncOptions::claim_ttl`]: crate::sync::SyncOptions::claim_ttl
+//! [`SyncOptions::batch_size`]: crate::sync::SyncOptions::batch_size
 //! [`IdempotencyKey`]: crate::sync::IdempotencyKey
 //! [`SinkError::Permanent`]: crate::sync::SinkError::Permanent
 //! [`SyncEngine::parked`]: crate::sync::SyncEngine::parked
@@ -194,9 +199,10 @@ pub enum SinkError {
 /// # Contract
 ///
 /// - `key` is stable: every delivery of one event in one configuration carries the same key.
-/// - The engine records "applied" in the [`SyncStore`] *after* `apply` returns `Ok`. A crash (or
-///   a store failure) between the two makes the engine deliver the event again, with the same
-///   key, once the claim has lapsed. A sink that is not part of the store's transaction must
+/// - The engine records "applied" in the [`SyncStore`] *after* `apply` returns `Ok` (on the
+///   pull path, after the sink took every event of the chunk: [`SyncOptions::batch_size`]). A
+///   crash (or a store failure) in between makes the engine deliver the event again, with the
+///   same key, once the claim has lapsed. A sink that is not part of the store's transaction must
 ///   therefore remember the keys it applied (a unique column next to the data it writes, in the
 ///   same transaction) and answer `Ok` without doing anything for a key it already has. That
 ///   is what makes delivery exactly once.

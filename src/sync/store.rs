@@ -171,6 +171,51 @@ pub trait SyncStore: fmt::Debug + Send + Sync + 'static {
     /// it in [`SyncStatus::applied`]. Recording an applied event again changes nothing.
     async fn mark_applied(&self, config: &str, event: &EventId, claimant: &str) -> Result<()>;
 
+    /// [`claim`](Self::claim) for each of `events` of one configuration, answered in the order
+    /// of `events` (an id given twice is claimed once and answered twice). The engine claims a
+    /// chunk of a pulled page at once with it ([`SyncOptions::batch_size`]).
+    ///
+    /// The default body calls [`claim`](Self::claim) for each event; the in-memory, SQLite and
+    /// PostgreSQL stores do it in one lock or one transaction.
+    ///
+    /// [`SyncOptions::batch_size`]: super::SyncOptions::batch_size
+    async fn claim_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> Result<Vec<Claim>> {
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events {
+            answers.push(self.claim(config, event, claimant, ttl, mode).await?);
+        }
+        Ok(answers)
+    }
+
+    /// [`mark_applied`](Self::mark_applied) for each of `events` of one configuration; answers
+    /// how many of them were not applied before.
+    ///
+    /// The default body calls [`mark_applied`](Self::mark_applied) for each distinct event and,
+    /// since that does not say whether the event was new, answers the number of distinct
+    /// events; the in-memory, SQLite and PostgreSQL stores answer exactly, in one lock or one
+    /// transaction.
+    async fn mark_applied_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+    ) -> Result<u64> {
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        for event in events {
+            if seen.insert(event) {
+                self.mark_applied(config, event, claimant).await?;
+            }
+        }
+        Ok(u64::try_from(seen.len()).unwrap_or(u64::MAX))
+    }
+
     /// Parks the event with the sink's `reason` (or, when already parked, replaces the reason,
     /// counts one more refusal and updates the time) and drops the claim. An applied event is not
     /// parked.

@@ -39,9 +39,11 @@
 //! # Batches
 //!
 //! [`SyncStore::claim`] and [`SyncStore::mark_applied`] are one transaction each, and a durable
-//! commit waits for the disk. The SQL stores also offer `claim_batch` and `mark_applied_batch`:
-//! the same answers and effects for many events of one configuration in one transaction, for a
-//! host (or a future engine path) that hands a page of events over at once.
+//! commit waits for the disk. [`SyncStore::claim_batch`] and [`SyncStore::mark_applied_batch`]
+//! give the same answers and effects for many events of one configuration in one transaction
+//! each: the engine's pull claims a chunk of a page with one and records the chunk's applied
+//! events with the other ([`SyncOptions::batch_size`](super::SyncOptions::batch_size)), so a
+//! page costs a few commits rather than two per event.
 //!
 //! # Why sqlx
 //!

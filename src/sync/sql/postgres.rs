@@ -281,7 +281,7 @@ impl PgStore {
 
     /// [`claim`](SyncStore::claim) for each of `events`, in one transaction: the answers in the
     /// order of `events` (an id given twice is claimed once and answered twice).
-    pub async fn claim_batch(
+    async fn claim_many(
         &self,
         config: &str,
         events: &[EventId],
@@ -424,12 +424,7 @@ impl PgStore {
 
     /// [`mark_applied`](SyncStore::mark_applied) for each of `events`, in one statement;
     /// answers how many of them were not applied before.
-    pub async fn mark_applied_batch(
-        &self,
-        config: &str,
-        events: &[EventId],
-        _claimant: &str,
-    ) -> Result<u64> {
+    async fn mark_many(&self, config: &str, events: &[EventId], _claimant: &str) -> Result<u64> {
         let ctx = Ctx::new(STORE, "mark_applied_batch");
         let mut conn = self.pool.acquire().await.map_err(|e| ctx.db(e))?;
         mark_applied(ctx, &mut conn, config, &sorted_ids(events)).await
@@ -798,5 +793,25 @@ impl SyncStore for PgStore {
         since: DateTime<Utc>,
     ) -> Result<CallbackTraffic> {
         self.read_traffic(config, since).await
+    }
+
+    async fn claim_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> Result<Vec<Claim>> {
+        self.claim_many(config, events, claimant, ttl, mode).await
+    }
+
+    async fn mark_applied_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+    ) -> Result<u64> {
+        self.mark_many(config, events, claimant).await
     }
 }

@@ -263,7 +263,7 @@ impl SqliteStore {
 
     /// [`claim`](SyncStore::claim) for each of `events`, in one transaction: the answers in the
     /// order of `events` (an id given twice is claimed once and answered twice).
-    pub async fn claim_batch(
+    async fn claim_many(
         &self,
         config: &str,
         events: &[EventId],
@@ -281,12 +281,7 @@ impl SqliteStore {
 
     /// [`mark_applied`](SyncStore::mark_applied) for each of `events`, in one transaction;
     /// answers how many of them were not applied before.
-    pub async fn mark_applied_batch(
-        &self,
-        config: &str,
-        events: &[EventId],
-        _claimant: &str,
-    ) -> Result<u64> {
+    async fn mark_many(&self, config: &str, events: &[EventId], _claimant: &str) -> Result<u64> {
         self.mark(Ctx::new(STORE, "mark_applied_batch"), config, events)
             .await
     }
@@ -788,5 +783,25 @@ impl SyncStore for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<CallbackTraffic> {
         self.read_traffic(config, since).await
+    }
+
+    async fn claim_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> Result<Vec<Claim>> {
+        self.claim_many(config, events, claimant, ttl, mode).await
+    }
+
+    async fn mark_applied_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+    ) -> Result<u64> {
+        self.mark_many(config, events, claimant).await
     }
 }
