@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
+use futures::FutureExt;
 use interactive_services::sync::{
     AccountSnapshot, Claim, ClaimMode, Delivery, DeliveryRetry, EventSink, FeedState,
-    IdempotencyKey, Lease, MemoryStore, NO_FEED_NOTE, ParkedEvent, PullOutcome, SinkError,
-    StatusUpdate, SyncEngine, SyncOptions, SyncStatus, SyncStore,
+    IdempotencyKey, Lease, MemoryStore, NO_FEED_NOTE, ParkedEvent, PullOutcome, RunLimits,
+    SinkError, StatusUpdate, SyncEngine, SyncOptions, SyncStatus, SyncStore,
 };
 use interactive_services::{
     AccountId, Capabilities, CredentialCheck, Cursor, Error, ErrorKind, EventId, EventKind,
@@ -1445,4 +1446,84 @@ async fn a_stopped_chunk_gives_its_later_claims_back() {
         Delivery::Applied
     );
     assert_eq!(sink.calls_for("evt-4").len(), 1);
+}
+
+/// Waits (in paused tokio time: each step moves time only when every task is idle) until
+/// `done` holds; gives up after a virtual day.
+async fn eventually(done: impl Fn() -> bool) {
+    for _ in 0..24 * 60 * 60 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    panic!("not reached within a virtual day");
+}
+
+/// `run` pulls until caught up, then once an interval, goes on after failed pulls, and at
+/// shutdown gives the lease up so that another replica pulls at once.
+#[tokio::test(start_paused = true)]
+async fn run_keeps_a_configuration_in_sync_until_shut_down() {
+    let world = World::new();
+    let feed = Arc::new(Feed::new(100));
+    let mut events = feed.push(250, start());
+    let sink = Arc::new(Sink::default());
+    let engine = world.engine("replica-1", &sink);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let (engine, feed) = (engine.clone(), feed.clone());
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            engine
+                .run(
+                    CONFIG,
+                    feed.as_ref(),
+                    Duration::from_secs(60),
+                    RunLimits::default().max_backoff(Duration::from_secs(600)),
+                    shutdown,
+                )
+                .await
+        })
+    };
+    eventually(|| sink.applied().len() == 250).await;
+
+    // New events: the next pull, an interval later, takes them.
+    events.extend(feed.push(10, start()));
+    eventually(|| sink.applied().len() == 260).await;
+
+    // The feed fails for a while: the run goes on, and catches up once it is back.
+    *feed.fail_with.lock().expect("lock") = Some(|| {
+        Error::unavailable(
+            "feed",
+            "events_since",
+            1,
+            "the vendor is down for maintenance",
+        )
+    });
+    events.extend(feed.push(5, start()));
+    eventually(|| {
+        world
+            .store
+            .status(CONFIG)
+            .now_or_never()
+            .and_then(Result::ok)
+            .and_then(|s| s.last_error)
+            .is_some_and(|e| e.message.contains("maintenance"))
+    })
+    .await;
+    *feed.fail_with.lock().expect("lock") = None;
+    eventually(|| sink.applied().len() == 265).await;
+
+    stop.send(()).expect("the run is waiting");
+    let report = task.await.expect("the run task");
+    assert_eq!((report.applied, report.parked), (265, 0), "{report:?}");
+    assert!(report.failed >= 1, "{report:?}");
+    assert!(report.pulls >= 4, "{report:?}");
+    assert_each_once(&sink.applied(), &events);
+    assert_eq!(world.store.lease(CONFIG).await.expect("lease"), None);
+    let other = world.engine("replica-2", &sink);
+    let report = other.pull_once(CONFIG, feed.as_ref()).await.expect("pull");
+    assert_eq!(report.outcome, PullOutcome::CaughtUp);
 }

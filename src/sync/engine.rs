@@ -532,6 +532,97 @@ impl SyncEngine {
         self.inner.store.status(config).await
     }
 
+    /// Keeps `config` in sync with `provider` until `shutdown` completes: pulls again at once
+    /// while the provider says more events are waiting ([`PullOutcome::MorePending`]), every
+    /// `every` once caught up (and while another holder has the lease, or the provider has no
+    /// feed), and after a failed pull with a doubling backoff from `every` up to
+    /// [`RunLimits::max_backoff`]. A pull that has started is never cut short: `shutdown` is
+    /// heeded between pulls, and then the lease is given up ([`release`](Self::release)) so
+    /// that another replica takes over at once.
+    ///
+    /// Each pull is [`pull_once`](Self::pull_once) (its errors are recorded in the status as
+    /// well as counted in the answer); run one `run` per configuration, on as many replicas as
+    /// you like: the lease lets one of them pull at a time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use interactive_services::sync::{MemoryStore, SyncEngine, SyncOptions, RunLimits};
+    /// # use interactive_services::testkit::InMemoryProvider;
+    /// # #[derive(Debug)] struct Nothing;
+    /// # #[async_trait::async_trait]
+    /// # impl interactive_services::sync::EventSink for Nothing {
+    /// #     async fn apply(&self, _: &str, _: &interactive_services::IspEvent,
+    /// #         _: &interactive_services::sync::IdempotencyKey)
+    /// #         -> Result<(), interactive_services::sync::SinkError> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let engine = SyncEngine::new(Arc::new(MemoryStore::new()), Arc::new(Nothing), SyncOptions::new("replica-1"));
+    /// let provider = InMemoryProvider::new();
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let task = {
+    ///     let engine = engine.clone();
+    ///     tokio::spawn(async move {
+    ///         let shutdown = async { let _ = stopped.await; };
+    ///         engine.run("Main office", &provider, Duration::from_secs(60), RunLimits::default(), shutdown).await
+    ///     })
+    /// };
+    /// // … at shutdown:
+    /// let _ = stop.send(());
+    /// let report = task.await.expect("the run task");
+    /// assert!(report.pulls >= 1);
+    /// # }
+    /// ```
+    pub async fn run<F>(
+        &self,
+        config: &str,
+        provider: &dyn InteractiveServicesProvider,
+        every: Duration,
+        limits: RunLimits,
+        shutdown: F,
+    ) -> RunReport
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        use futures_util::future::{Either, select};
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut report = RunReport::default();
+        let mut failures = 0u32;
+        loop {
+            let delay = match self.pull_once(config, provider).await {
+                Ok(pull) => {
+                    failures = 0;
+                    report.pulls += 1;
+                    report.applied += u64::from(pull.applied);
+                    report.parked += u64::from(pull.parked);
+                    match pull.outcome {
+                        PullOutcome::MorePending => Duration::ZERO,
+                        _ => every,
+                    }
+                }
+                Err(e) => {
+                    report.pulls += 1;
+                    report.failed += 1;
+                    failures = failures.saturating_add(1);
+                    let backoff = every
+                        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+                        .min(limits.max_backoff.max(every));
+                    tracing::warn!(config, error = %e, ?backoff, "pull failed; trying again later");
+                    backoff
+                }
+            };
+            let wait = std::pin::pin!(tokio::time::sleep(delay));
+            if let Either::Left(_) = select(shutdown.as_mut(), wait).await {
+                break;
+            }
+        }
+        if let Err(e) = self.release(config).await {
+            tracing::warn!(config, error = %e, "could not give the lease up at shutdown");
+        }
+        report
+    }
+
     /// Gives up this engine's lease on the configuration (at shutdown), so that another holder
     /// may pull at once instead of after the lease lapses.
     pub async fn release(&self, config: &str) -> Result<()> {
@@ -779,6 +870,45 @@ impl SyncEngine {
             tracing::warn!(error = %e, "could not record a sync failure in the store");
         }
     }
+}
+
+/// Limits of [`SyncEngine::run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunLimits {
+    /// The longest wait after failed pulls (the wait doubles from the interval after each
+    /// failure in a row). Default 15 minutes.
+    pub max_backoff: Duration,
+}
+
+impl RunLimits {
+    /// Sets [`max_backoff`](Self::max_backoff).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self {
+            max_backoff: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// What a [`SyncEngine::run`] did until it was shut down.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// Pulls made, failed ones included.
+    pub pulls: u64,
+    /// Pulls that failed (each is also the status's last error).
+    pub failed: u64,
+    /// Events applied.
+    pub applied: u64,
+    /// Events parked.
+    pub parked: u64,
 }
 
 /// How a chunk of a pulled page ended.

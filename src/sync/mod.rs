@@ -116,7 +116,9 @@ mod store;
 mod traffic;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Delivery, DeliveryRetry, PullOutcome, PullReport, SyncEngine, SyncOptions};
+pub use engine::{
+    Delivery, DeliveryRetry, PullOutcome, PullReport, RunLimits, RunReport, SyncEngine, SyncOptions,
+};
 pub use memory::MemoryStore;
 pub use reconcile::{ReconcileOutcome, ReconcileReport, Reconciler};
 #[cfg(feature = "postgres")]
