@@ -83,9 +83,11 @@ const MARK_APPLIED: &str = concat!(
 /// DO UPDATE … WHERE (lapsed or the same holder) RETURNING`; the cursor moves only while the
 /// mover's lease is live (`FOR SHARE` of the lease row, so a takeover waits for it or fences
 /// it); status changes lock their row. Every method is one transaction (most are one
-/// statement). A claim's commit does not wait for the disk (`synchronous_commit = off` for that
-/// transaction only): a claim lost in a crash of the server is no different from one that
-/// lapsed, while everything else (applied, parked, cursor, leases) is committed durably.
+/// statement). The commits of a claim and of a lease renewal do not wait for the disk
+/// (`synchronous_commit = off` for that transaction only): a claim lost in a crash of the
+/// server is no different from one that lapsed, and a lost renewal only ends the lease sooner
+/// (a takeover is fenced); everything else (applied, parked, cursor, taking a lease) is
+/// committed durably.
 ///
 /// # Tables
 ///
@@ -689,7 +691,17 @@ impl SyncStore for PgStore {
     }
 
     async fn renew_lease(&self, config: &str, holder: &str, ttl: Duration) -> Result<bool> {
-        let query = sqlx::query(concat!(
+        let ctx = Ctx::new(STORE, "renew_lease");
+        // A renewal need not survive a crash of the server: a lost one leaves the lease ending
+        // earlier, after which another holder may take over — which the fenced cursor and the
+        // claims make safe. So its commit does not wait for the disk (the engine renews before
+        // every page).
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+            .await
+            .map_err(|e| ctx.db(e))?;
+        let done = sqlx::query(concat!(
             "UPDATE isp_sync_leases SET expires_at = LEAST(",
             now_ms!(),
             " + $3, $4) WHERE config = $1 AND holder = $2"
@@ -697,8 +709,12 @@ impl SyncStore for PgStore {
         .bind(config)
         .bind(holder)
         .bind(ttl_ms(ttl))
-        .bind(max_ms());
-        Ok(self.write(Ctx::new(STORE, "renew_lease"), query).await? > 0)
+        .bind(max_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| ctx.db(e))?;
+        tx.commit().await.map_err(|e| ctx.db(e))?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn release_lease(&self, config: &str, holder: &str) -> Result<()> {
