@@ -17,7 +17,7 @@
 //! `result code <code>`. The simulator implements
 //! [`SimulatorControl`] for the resilience suite.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use wiremock::{MockServer, ResponseTemplate};
@@ -247,6 +247,12 @@ impl CallRecord for SimCall {
 struct SimState {
     logins: BTreeMap<String, SimLogin>,
     customers: BTreeMap<i64, SimCustomer>,
+    /// Customer ids by (dealer id, dealer customer id), and the login names in use: the
+    /// lookups every provisioning makes, kept so that they do not scan every customer (a bulk
+    /// run of 10,000 customers spent most of the simulator's time in those scans). Kept in step
+    /// by [`SimState::add_customer`] and [`SimState::reindex`].
+    by_dealer_customer_id: HashMap<(Option<i64>, String), BTreeSet<i64>>,
+    login_names: HashSet<String>,
     next_id: i64,
     packages: Vec<(i64, &'static str, &'static str, &'static str)>,
     accept_duplicate_dealer_ids: bool,
@@ -295,6 +301,8 @@ impl AlarmComSimulator {
         let state = SimState {
             logins,
             customers: BTreeMap::new(),
+            by_dealer_customer_id: HashMap::new(),
+            login_names: HashSet::new(),
             next_id: 7_000_000,
             packages: vec![
                 (1, "Wireless Signal Forwarding", "WSF", "Residential"),
@@ -432,12 +440,16 @@ impl AlarmComSimulator {
     /// Changes a customer in place (to stage vendor-side changes such as an add-on this crate
     /// does not know).
     pub fn edit_customer(&self, id: i64, edit: impl FnOnce(&mut SimCustomer)) -> bool {
-        self.core.with_state(|s| match s.customers.get_mut(&id) {
-            Some(c) => {
-                edit(c);
-                true
-            }
-            None => false,
+        self.core.with_state(|s| {
+            let edited = match s.customers.get_mut(&id) {
+                Some(c) => {
+                    edit(c);
+                    true
+                }
+                None => false,
+            };
+            s.reindex();
+            edited
         })
     }
 
@@ -1182,10 +1194,7 @@ fn handle(
             let wanted = p.child_text("dealerCustomerId").unwrap_or("");
             // Modelled: a commitment is found like a customer (its id is a customer id).
             let id = state
-                .customers
-                .values()
-                .find(|c| c.dealer_customer_id == wanted && c.dealer_id == login.dealer_id)
-                .map(|c| c.id)
+                .customer_with_dealer_customer_id(login.dealer_id, wanted)
                 .or_else(|| {
                     state
                         .commitments
@@ -1261,7 +1270,7 @@ fn handle(
             });
             let desired = text(Some(input), "DesiredLoginName");
             let error = error.or_else(|| {
-                (!desired.is_empty() && state.customers.values().any(|c| c.login_name == desired))
+                (!desired.is_empty() && state.login_names.contains(&desired))
                     .then(|| format!("The login name `{desired}` is already in use."))
             });
             if let Some(e) = error {
@@ -1274,7 +1283,7 @@ fn handle(
             } else {
                 desired
             };
-            state.customers.insert(
+            state.add_customer(
                 id,
                 SimCustomer {
                     id,
@@ -1579,7 +1588,7 @@ fn handle(
                 return Ok(success(op, Some(e)).field("CustomerId", "0"));
             }
             // Modelled: the commitment keeps its id as the customer's.
-            state.customers.insert(
+            state.add_customer(
                 id,
                 SimCustomer {
                     id,
@@ -1614,12 +1623,49 @@ fn handle(
     }
 }
 
+impl SimState {
+    /// Stores a customer and indexes it.
+    fn add_customer(&mut self, id: i64, customer: SimCustomer) {
+        self.index(&customer);
+        self.customers.insert(id, customer);
+    }
+
+    fn index(&mut self, c: &SimCustomer) {
+        self.by_dealer_customer_id
+            .entry((c.dealer_id, c.dealer_customer_id.clone()))
+            .or_default()
+            .insert(c.id);
+        self.login_names.insert(c.login_name.clone());
+    }
+
+    /// Rebuilds the indexes (after a test edited customers in place).
+    fn reindex(&mut self) {
+        self.by_dealer_customer_id.clear();
+        self.login_names.clear();
+        let customers = std::mem::take(&mut self.customers);
+        for c in customers.values() {
+            self.index(c);
+        }
+        self.customers = customers;
+    }
+
+    /// The first customer (lowest id) of `dealer_id` with this dealer customer id.
+    fn customer_with_dealer_customer_id(
+        &self,
+        dealer_id: Option<i64>,
+        dealer_customer_id: &str,
+    ) -> Option<i64> {
+        self.by_dealer_customer_id
+            .get(&(dealer_id, dealer_customer_id.to_owned()))
+            .and_then(|ids| ids.first().copied())
+    }
+}
+
 /// Whether a customer or a commitment of the login's dealer has this dealer customer id.
 fn dealer_customer_id_taken(state: &SimState, login: &SimLogin, dealer_customer_id: &str) -> bool {
     state
-        .customers
-        .values()
-        .any(|c| c.dealer_customer_id == dealer_customer_id && c.dealer_id == login.dealer_id)
+        .customer_with_dealer_customer_id(login.dealer_id, dealer_customer_id)
+        .is_some()
         || state
             .commitments
             .values()
