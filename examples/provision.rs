@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --example provision                                # the embedded Alarm.com simulator
 //! cargo run --example provision -- --count 50                  # 50 customers at once, progress bar
+//! cargo run --example provision -- --count 500 --rate 100       # ... at most 100 requests/s
 //! cargo run --example provision -- --soap12                    # the same over SOAP 1.2
 //! cargo run --example provision -- --plan 209                  # another default plan
 //! cargo run --example provision -- --provider total-connect    # the embedded Total Connect simulator
@@ -23,7 +24,8 @@
 //! | flag | simulator | `--live` | meaning |
 //! |---|---|---|---|
 //! | `--provider NAME` | yes | yes | `alarm-com` (default; also `alarm_com`, `adc`), `total-connect` (also `total_connect`) or `brinks-home` (also `brinks_home`, `brinks`) |
-//! | `--count N` | yes | yes | provision N customers (1 to 10000) concurrently, with a progress bar, then terminate them |
+//! | `--count N` | yes | yes | provision N customers (1 to 10000) with the bulk API (`interactive_services::bulk`): 64 in flight against the simulator, 16 against a live host, with a progress bar; then terminate them the same way |
+//! | `--rate N` | yes | yes | at most N HTTP requests per second to the vendor, retries included, shared by every call of the provider (`ProviderOptions::rate_limit`) |
 //! | `--plan ID` | yes | yes | the default service plan (`ISP_DEFAULT_PLAN`); against the simulator it replaces the simulator's default (9, `TC-BASIC`, `RBI`) |
 //! | `--field KEY=VALUE` | yes | yes | a provider's own provision field (repeatable); Total Connect needs `city_number`, `cs_number`, `subscriber_number`, `mac`, `crc`; Brinks Home `cs_number` and `module_serial` — the simulator walk makes them up, a live walk must be given them |
 //! | `--keep` | yes | yes | do not terminate what was provisioned |
@@ -68,12 +70,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::num::NonZeroU32;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, stream};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use interactive_services::bulk::{Bulk, BulkError};
 use interactive_services::config::{CredentialOutcome, PlanCheck};
+use interactive_services::http::RateLimit;
 use interactive_services::http::soap::SoapVersion;
 use interactive_services::provider::ProviderOptions;
 use interactive_services::providers::alarm_com::simulator::AlarmComSimulator;
@@ -81,6 +87,7 @@ use interactive_services::providers::brinks_home::simulator::BrinksHomeSimulator
 use interactive_services::providers::total_connect::simulator::TotalConnectSimulator;
 use interactive_services::providers::{alarm_com, brinks_home, kind_for, total_connect};
 use interactive_services::testkit::add_on_list;
+use interactive_services::testkit::sim::SimOptions;
 use interactive_services::{
     Address, Error, ErrorKind, InteractiveServicesProvider, IspAccount, IspConfig, PlanChange,
     ProviderRegistry, ProvisionRequest, ValidationErrors,
@@ -140,7 +147,7 @@ macro_rules! complain {
 // ---------------------------------------------------------------------------------------------
 // Flags.
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Args {
     provider: Option<String>,
     live: bool,
@@ -151,6 +158,7 @@ struct Args {
     plan: Option<String>,
     fields: Vec<(String, String)>,
     count: usize,
+    rate: Option<NonZeroU32>,
     soap12: bool,
     keep: bool,
 }
@@ -171,6 +179,11 @@ const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--count",
+        value: Some("N"),
+        live_only: false,
+    },
+    Flag {
+        name: "--rate",
         value: Some("N"),
         live_only: false,
     },
@@ -236,6 +249,7 @@ Usage: cargo run --example provision -- [options]     (--flag value or --flag=va
   --provider NAME    alarm-com (default), total-connect or brinks-home; with --live,
                      ISP_PROVIDER when absent
   --count N          provision N customers (1-10000) concurrently, then terminate them
+  --rate N           at most N requests per second to the vendor (retries included)
   --plan ID          the default service plan (ISP_DEFAULT_PLAN); also against the simulator
   --field KEY=VALUE  a provider's own provision field, repeatable (Total Connect: city_number,
                      cs_number, subscriber_number, mac, crc; Brinks Home: cs_number,
@@ -321,6 +335,17 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 }
                 _ => return Err(format!("`--field` takes KEY=VALUE, not `{value}`")),
             },
+            "--rate" => {
+                args.rate = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(NonZeroU32::new)
+                        .ok_or_else(|| {
+                            format!("`--rate` takes a number of requests per second (1 or more), not `{value}`")
+                        })?,
+                );
+            }
             "--count" => {
                 args.count = value
                     .parse::<usize>()
@@ -527,27 +552,37 @@ struct Run<'a> {
     endpoint: Url,
 }
 
+/// The `i`-th customer's provision request.
+fn provision_request(
+    args: &Args,
+    vendor: Vendor,
+    dealer_customer_id: &str,
+    i: usize,
+) -> ProvisionRequest {
+    let mut b = ProvisionRequest::builder(dealer_customer_id)
+        .name("Example", "Customer")
+        .email("example.customer@example.com")
+        .phone("5555550100")
+        .address(Address {
+            street1: "100 Main Street".into(),
+            street2: None,
+            city: "Springfield".into(),
+            state: "VA".into(),
+            zip: "22150".into(),
+            country: "US".into(),
+        })
+        .add_on(vendor.initial_add_on);
+    if let Some(panel) = vendor.panel_type {
+        b = b.panel_type(panel);
+    }
+    let mut request = b.build();
+    request.vendor_fields = vendor.fields(args, i);
+    request
+}
+
 impl Run<'_> {
     fn request(&self, dealer_customer_id: &str, i: usize) -> ProvisionRequest {
-        let mut b = ProvisionRequest::builder(dealer_customer_id)
-            .name("Example", "Customer")
-            .email("example.customer@example.com")
-            .phone("5555550100")
-            .address(Address {
-                street1: "100 Main Street".into(),
-                street2: None,
-                city: "Springfield".into(),
-                state: "VA".into(),
-                zip: "22150".into(),
-                country: "US".into(),
-            })
-            .add_on(self.vendor.initial_add_on);
-        if let Some(panel) = self.vendor.panel_type {
-            b = b.panel_type(panel);
-        }
-        let mut request = b.build();
-        request.vendor_fields = self.vendor.fields(self.args, i);
-        request
+        provision_request(self.args, self.vendor, dealer_customer_id, i)
     }
 
     /// One line for an error: the library's words, except a refused connection, which is said
@@ -678,7 +713,7 @@ fn show_account(account: &IspAccount) {
 }
 
 async fn walk(
-    provider: &dyn InteractiveServicesProvider,
+    provider: &Arc<dyn InteractiveServicesProvider>,
     config: &IspConfig,
     run: &Run<'_>,
 ) -> Result<(), Failure> {
@@ -686,7 +721,7 @@ async fn walk(
     // One credential call first: a refused connection, a rejected login or a missing role ends
     // the walk here with the library's typed error, its retries spent once.
     provider.validate_credentials().await?;
-    let report = interactive_services::config::verify(config, provider).await;
+    let report = interactive_services::config::verify(config, provider.as_ref()).await;
     match &report.credentials {
         CredentialOutcome::Accepted { login, granted } => {
             say!(
@@ -839,67 +874,111 @@ fn run_id() -> u32 {
         .unwrap_or(0)
 }
 
+/// Operations in flight for `--count`: the simulator takes many, a live vendor fewer.
+fn in_flight(run: &Run<'_>) -> usize {
+    if run.args.live { 16 } else { 64 }
+}
+
+/// A progress bar for `n` items, updated from a bulk run's progress callback.
+fn progress_bar(n: usize) -> ProgressBar {
+    let bar = ProgressBar::new(n as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("    [{bar:40}] {pos}/{len} {per_sec} eta {eta} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 async fn provision_many(
-    provider: &dyn InteractiveServicesProvider,
+    provider: &Arc<dyn InteractiveServicesProvider>,
     run: &Run<'_>,
     tag: &str,
 ) -> Result<(), Failure> {
     let count = run.args.count;
-    say!("3. Provisioning {count} customers concurrently ...");
+    let in_flight = in_flight(run);
+    say!("3. Provisioning {count} customers, {in_flight} at a time ...");
     out::cleanup_pending(!run.args.keep);
-    let bar = ProgressBar::new(count as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("    [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let bar = progress_bar(count);
     let started = Instant::now();
-    let tasks = (0..count).map(|i| {
-        let bar = bar.clone();
-        let request = run.request(&format!("EXAMPLE-{tag}-{i:05}"), i);
-        async move {
-            let r = provider.provision(&request).await;
-            bar.inc(1);
-            r
-        }
+    // Requests are made as the run takes them, so memory stays flat however many there are.
+    let (args, vendor, tag) = (run.args.clone(), run.vendor, tag.to_owned());
+    let requests = (0..count).map(move |i| {
+        let id = format!("EXAMPLE-{tag}-{i:05}");
+        (i, provision_request(&args, vendor, &id, i))
     });
-    // At most 16 calls in flight: vendors are rate-sensitive.
-    let results: Vec<_> = stream::iter(tasks).buffer_unordered(16).collect().await;
+    let shown = bar.clone();
+    let mut results = Bulk::new(provider.clone())
+        .concurrency(in_flight)
+        .on_progress(move |p| {
+            shown.set_position(p.done as u64);
+            if p.failed > 0 {
+                shown.set_message(format!("{} failed", p.failed));
+            }
+        })
+        .provision(requests);
+    let mut ids = Vec::with_capacity(count);
+    let mut errors: Vec<(usize, BulkError)> = Vec::new();
+    let mut failed = 0usize;
+    while let Some(item) = results.next().await {
+        match item.result {
+            Ok(account) => ids.push((item.key, account.id)),
+            Err(e) => {
+                failed += 1;
+                if errors.len() < 5 {
+                    errors.push((item.key, e));
+                }
+            }
+        }
+    }
     bar.finish();
     let elapsed = started.elapsed();
-    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     say!(
-        "    {} provisioned, {} failed, in {:.2?} ({:.1}/s)",
-        ok.len(),
-        failed.len(),
+        "    {} provisioned, {failed} failed, in {:.2?} ({:.1}/s)",
+        ids.len(),
         elapsed,
-        ok.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
+        ids.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
     );
-    for e in failed.iter().filter_map(|r| r.as_ref().err()).take(5) {
-        say!("    error: {}", run.describe(e));
+    errors.sort_by_key(|(i, _)| *i);
+    for (i, e) in &errors {
+        let shown = match e.error() {
+            Some(e) => run.describe(e),
+            None => e.to_string(),
+        };
+        say!("    customer {i}: {shown}");
     }
     if !run.args.keep {
         say!("4. Terminating them ...");
-        let ids: Vec<_> = ok
-            .into_iter()
-            .filter_map(Result::ok)
-            .map(|a| a.id)
-            .collect();
-        let results: Vec<_> = stream::iter(ids.iter().map(|id| provider.terminate(id)))
-            .buffer_unordered(16)
+        let bar = progress_bar(ids.len());
+        let shown = bar.clone();
+        let total = ids.len();
+        let terminated: Vec<_> = Bulk::new(provider.clone())
+            .concurrency(in_flight)
+            .on_progress(move |p| shown.set_position(p.done as u64))
+            .terminate(ids.into_iter().map(|(_, id)| (id.clone(), id)))
             .collect()
             .await;
+        bar.finish();
         out::cleanup_pending(false);
-        let failed = results.iter().filter(|r| r.is_err()).count();
-        say!("    {} terminated, {failed} failed", ids.len() - failed);
+        let not_terminated: Vec<_> = terminated
+            .iter()
+            .filter_map(|r| r.result.as_ref().err().map(|e| (&r.key, e)))
+            .collect();
+        say!(
+            "    {} terminated, {} failed",
+            total - not_terminated.len(),
+            not_terminated.len()
+        );
+        for (id, e) in not_terminated.iter().take(5) {
+            complain!("note: account {id} could not be terminated ({e}); terminate it by hand");
+        }
     }
     say!("Done.");
-    if failed.is_empty() {
+    if failed == 0 {
         Ok(())
     } else {
         Err(Failure::Stop(format!(
-            "{} of {count} customers could not be provisioned",
-            failed.len()
+            "{failed} of {count} customers could not be provisioned"
         )))
     }
 }
@@ -968,7 +1047,13 @@ async fn main_job() -> Result<(), Exit> {
     let (config, _simulator) = if args.live {
         (live_config(&args, vendor).map_err(usage)?, None)
     } else {
-        let sim = Simulator::start(vendor).await;
+        // Many customers: a simulator whose memory stays flat (bounded call log, no request
+        // recording), so that the example's own footprint is what shows.
+        let sim = if args.count > 1 {
+            SimOptions::for_load().scope(Simulator::start(vendor)).await
+        } else {
+            Simulator::start(vendor).await
+        };
         if args.count > 1 {
             // A little latency makes the concurrency (and the progress bar) visible.
             sim.set_latency(Duration::from_millis(20));
@@ -1039,7 +1124,11 @@ async fn main_job() -> Result<(), Exit> {
     } else {
         SoapVersion::V11
     };
-    let options = ProviderOptions::new().soap_version(version);
+    let mut options = ProviderOptions::new().soap_version(version);
+    if let Some(rate) = args.rate {
+        // One allowance for every call of the provider: bulk, single and retries alike.
+        options = options.rate_limit(RateLimit::per_second(rate));
+    }
     let provider = registry.build_with(&config, &options).map_err(usage)?;
     walk(&provider, &config, &run)
         .await

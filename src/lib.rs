@@ -71,6 +71,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod billing;
+pub mod bulk;
 pub mod callbacks;
 pub mod config;
 pub mod error;

@@ -15,11 +15,29 @@
 //! - An answer outside 2xx that a request's [`accept`](Request::accept) hook recognises (for
 //!   SOAP services, [`soap::accept_fault`]: a fault answered with HTTP 500) is the vendor's
 //!   definitive answer and is returned to the caller, not retried.
+//!
+//! # Rate limit
+//!
+//! [`TransportOptions::rate_limit`] (a [`RateLimit`], usually set through
+//! [`ProviderOptions::rate_limit`](crate::provider::ProviderOptions::rate_limit)) paces the
+//! requests this transport sends: it counts **HTTP requests**, every attempt of a call (a retry
+//! included) taking one permit before it is sent. A `RateLimit` is a handle: every clone counts
+//! against the same allowance, so every call of a provider — and of every provider built with a
+//! clone — shares it. Waiting for a permit counts toward the call's
+//! [`deadline`](RetryPolicy::deadline) but not toward an attempt's timeout; it never changes
+//! which requests are retried.
 
 pub mod soap;
 
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use governor::clock::{Clock, FakeRelativeClock, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use tracing::Instrument;
@@ -94,6 +112,9 @@ pub struct TransportOptions {
     /// Extra root certificates (PEM) to trust besides the built-in ones, for a vendor test host
     /// or a TLS-inspecting proxy.
     pub root_certificates_pem: Vec<Vec<u8>>,
+    /// Most requests per second, shared by every holder of a clone of the [`RateLimit`]
+    /// (see the [module docs](self#rate-limit)); `None` (the default) sends at once.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Default body cap: 8 MiB.
@@ -109,9 +130,227 @@ impl Default for TransportOptions {
             user_agent: concat!("interactive-services/", env!("CARGO_PKG_VERSION")).to_owned(),
             proxy: None,
             root_certificates_pem: Vec::new(),
+            rate_limit: None,
         }
     }
 }
+
+/// A request rate: at most `n` requests per second, shared by every clone of the handle.
+///
+/// It is a [GCRA](https://en.wikipedia.org/wiki/Generic_cell_rate_algorithm) limiter (the
+/// [`governor`](https://docs.rs/governor) crate's) that allows a burst of `n` requests and then
+/// one every `1/n` second: over any window of `t` seconds, at most `n + n·t` requests start.
+/// Waiters are served first come, first served, one at a time, so a thousand waiting calls
+/// cost one timer, not a thousand.
+///
+/// Where it counts:
+///
+/// - in a provider's transport ([`ProviderOptions::rate_limit`](crate::provider::ProviderOptions::rate_limit),
+///   [`TransportOptions::rate_limit`]): every HTTP request, retries included;
+/// - in a bulk run ([`Bulk::rate_limit`](crate::bulk::Bulk::rate_limit)): every operation the
+///   run starts (one per item, however many requests the operation needs).
+///
+/// Give the same handle (a clone) to everything that counts against one vendor allowance.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use interactive_services::http::RateLimit;
+/// use interactive_services::provider::ProviderOptions;
+///
+/// let ten = NonZeroU32::new(10).expect("not zero");
+/// let limit = RateLimit::per_second(ten);
+/// // Every provider built with these options shares the ten requests per second.
+/// let options = ProviderOptions::new().rate_limit(limit.clone());
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct RateLimit {
+    inner: Arc<LimitInner>,
+}
+
+struct LimitInner {
+    per_second: NonZeroU32,
+    limiter: Limiter,
+    /// Waiters take turns: only the one holding it watches the limiter.
+    turn: tokio::sync::Mutex<()>,
+}
+
+type Gcra<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+enum Limiter {
+    Real(Gcra<MonotonicClock>, MonotonicClock),
+    Manual(Gcra<FakeRelativeClock>, ManualClock),
+}
+
+impl Limiter {
+    /// `Ok` when a request may go now, else how long until one may (by the limiter's clock).
+    fn check(&self) -> std::result::Result<(), Duration> {
+        match self {
+            Limiter::Real(gcra, clock) => gcra
+                .check()
+                .map_err(|not_until| not_until.wait_time_from(clock.now())),
+            Limiter::Manual(gcra, clock) => gcra
+                .check()
+                .map_err(|not_until| not_until.wait_time_from(clock.clock.now())),
+        }
+    }
+}
+
+/// The clock of a [`RateLimit::with_manual_clock`]: time moves only when [`advance`](Self::advance)d,
+/// so tests can count what a limit lets through without timing anything.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock {
+    clock: FakeRelativeClock,
+    advanced: Arc<tokio::sync::Notify>,
+}
+
+impl ManualClock {
+    /// Moves the clock on by `by`, waking the waiters of its limits.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.advanced.notify_waiters();
+    }
+
+    /// How far the clock has moved since it was made.
+    pub fn elapsed(&self) -> Duration {
+        self.clock.now().into()
+    }
+}
+
+impl RateLimit {
+    /// At most `requests` per second (a burst of `requests`, then one every `1/requests` s).
+    pub fn per_second(requests: NonZeroU32) -> Self {
+        let clock = MonotonicClock;
+        let gcra = RateLimiter::direct_with_clock(Quota::per_second(requests), clock.clone());
+        Self::from_limiter(requests, Limiter::Real(gcra, clock))
+    }
+
+    /// At most `requests` per second by a [`ManualClock`] that stands still until advanced: the
+    /// first `requests` go at once, then `k·requests` more after the clock is advanced by `k`
+    /// seconds. For tests.
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use interactive_services::http::RateLimit;
+    ///
+    /// let (limit, clock) = RateLimit::with_manual_clock(NonZeroU32::new(2).expect("not zero"));
+    /// assert!(limit.try_acquire() && limit.try_acquire());
+    /// assert!(!limit.try_acquire(), "two per second");
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(limit.try_acquire() && limit.try_acquire() && !limit.try_acquire());
+    /// ```
+    pub fn with_manual_clock(requests: NonZeroU32) -> (Self, ManualClock) {
+        let clock = ManualClock::default();
+        let gcra = RateLimiter::direct_with_clock(Quota::per_second(requests), clock.clock.clone());
+        (
+            Self::from_limiter(requests, Limiter::Manual(gcra, clock.clone())),
+            clock,
+        )
+    }
+
+    fn from_limiter(per_second: NonZeroU32, limiter: Limiter) -> Self {
+        Self {
+            inner: Arc::new(LimitInner {
+                per_second,
+                limiter,
+                turn: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The allowance: requests per second.
+    pub fn requests_per_second(&self) -> NonZeroU32 {
+        self.inner.per_second
+    }
+
+    /// Takes a permit if one is free now, without waiting (nor queueing behind waiters: it may
+    /// overtake them).
+    pub fn try_acquire(&self) -> bool {
+        self.inner.limiter.check().is_ok()
+    }
+
+    /// Waits for a permit, behind the callers already waiting. Dropping the future gives up
+    /// its place in the queue.
+    pub async fn acquire(&self) {
+        let _turn = self.inner.turn.lock().await;
+        self.wait_for_permit(None).await;
+    }
+
+    /// Waits for a permit for at most `budget`; `false` when none would come in time (nothing
+    /// is then taken).
+    pub(crate) async fn acquire_within(&self, budget: Duration) -> bool {
+        let deadline = tokio::time::Instant::now()
+            .checked_add(budget)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        let Ok(_turn) = tokio::time::timeout_at(deadline, self.inner.turn.lock()).await else {
+            return false;
+        };
+        self.wait_for_permit(Some(deadline)).await
+    }
+
+    /// With the turn held: waits until the limiter lets one request go (`false` when that would
+    /// be after `deadline`).
+    async fn wait_for_permit(&self, deadline: Option<tokio::time::Instant>) -> bool {
+        loop {
+            let advanced = match &self.inner.limiter {
+                Limiter::Manual(_, clock) => Some(clock.advanced.notified()),
+                Limiter::Real(..) => None,
+            };
+            let mut advanced = std::pin::pin!(advanced);
+            if let Some(n) = advanced.as_mut().as_pin_mut() {
+                // Registered before checking, so an advance in between is not missed.
+                n.enable();
+            }
+            let wait = match self.inner.limiter.check() {
+                Ok(()) => return true,
+                Err(wait) => wait,
+            };
+            match advanced.as_mut().as_pin_mut() {
+                // Manual time: only an advance can free a permit.
+                Some(n) => match deadline {
+                    Some(d) => {
+                        if tokio::time::timeout_at(d, n).await.is_err() {
+                            return false;
+                        }
+                    }
+                    None => n.await,
+                },
+                None => {
+                    let until = tokio::time::Instant::now() + wait;
+                    if deadline.is_some_and(|d| until > d) {
+                        return false;
+                    }
+                    tokio::time::sleep_until(until).await;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("per_second", &self.inner.per_second)
+            .field(
+                "clock",
+                &match self.inner.limiter {
+                    Limiter::Real(..) => "monotonic",
+                    Limiter::Manual(..) => "manual",
+                },
+            )
+            .finish()
+    }
+}
+
+/// Two handles are equal when they share one allowance (one is a clone of the other).
+impl PartialEq for RateLimit {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for RateLimit {}
 
 /// One request. Its `Debug` shows header names (credential headers as `[REDACTED]`) and the
 /// body's length only: SOAP bodies carry credentials.
@@ -319,6 +558,13 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if let Some(limit) = &self.options.rate_limit {
+                let waited =
+                    limit.acquire_within(policy.deadline.saturating_sub(started.elapsed()));
+                if !waited.await {
+                    return Err(self.timeout(&request, attempt - 1, started));
+                }
+            }
             let remaining = policy.deadline.saturating_sub(started.elapsed());
             if remaining.is_zero() {
                 return Err(self.timeout(&request, attempt - 1, started));

@@ -9,7 +9,7 @@ use super::{ConfiguredProvider, InteractiveServicesProvider};
 use crate::config::{Credentials, IspConfig};
 use crate::error::{Error, Result, ValidationErrors};
 use crate::http::soap::SoapVersion;
-use crate::http::{Transport, TransportOptions};
+use crate::http::{RateLimit, Transport, TransportOptions};
 use crate::model::{CredentialField, ProviderKind, ProvisionField};
 
 /// What a provider is before one is built: enough to validate a configuration and draw its
@@ -229,7 +229,8 @@ pub type ProviderConstructor = Arc<
 
 /// How a provider built through [`ProviderRegistry::build_with`] talks to its vendor. Every
 /// setting is optional; a provider ignores what does not apply to it (a JSON vendor has no
-/// SOAP version).
+/// SOAP version). A request rate limit is part of the transport settings
+/// ([`rate_limit`](Self::rate_limit)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -265,9 +266,24 @@ impl ProviderOptions {
         Self::default()
     }
 
-    /// Transport settings.
-    pub fn transport(mut self, options: TransportOptions) -> Self {
+    /// Transport settings. A [`rate_limit`](Self::rate_limit) set before is kept unless
+    /// `options` carries its own.
+    pub fn transport(mut self, mut options: TransportOptions) -> Self {
+        if options.rate_limit.is_none() {
+            options.rate_limit = self.transport.and_then(|t| t.rate_limit);
+        }
         self.transport = Some(options);
+        self
+    }
+
+    /// Most HTTP requests per second the provider sends, retries included, shared by every
+    /// call of the provider and of every provider built with a clone of `limit` (see
+    /// [`RateLimit`]). It is [`TransportOptions::rate_limit`]; the other transport settings
+    /// keep their defaults (or what [`transport`](Self::transport) set).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.transport
+            .get_or_insert_with(TransportOptions::default)
+            .rate_limit = Some(limit);
         self
     }
 

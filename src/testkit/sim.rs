@@ -39,6 +39,34 @@
 //! proxy (a fault knob's bare status, 429, HTML page, cut-off body or dropped connection) and
 //! refusals from [`Wire::route`] come at once.
 //!
+//! # Call log and long runs
+//!
+//! The call log is bounded: [`Simulator::calls`] keeps the last
+//! [`SimOptions::call_log_capacity`] calls (10,000 by default) in a ring buffer, while
+//! [`Simulator::call_count`] and [`Simulator::call_total`] count every call ever received, exactly,
+//! in a fixed amount of memory (one counter per operation).
+//!
+//! By default the wiremock server behind the front also records every request (its whole body)
+//! for [`MockServer::received_requests`], and wiremock keeps a second copy of each request in the
+//! mock that answers it — what tests that inspect the wire need, and what makes a simulator grow
+//! by a few kilobytes per request. A long load run (a bulk provisioning of thousands of
+//! customers) starts its simulators with [`SimOptions::for_load`] instead: no request
+//! recording, and the simulator answers from two wiremock servers in turn, resetting each one
+//! (which frees what wiremock kept) once it has answered [`RECYCLE_EVERY`] requests and the
+//! requests in flight on it have finished — without pausing the other. Its memory then stays
+//! flat however many requests it answers. [`SimOptions::scope`] applies options to the
+//! simulators started inside a future, so a vendor simulator's own `start()` takes them too:
+//!
+//! ```no_run
+//! use interactive_services::providers::alarm_com::simulator::AlarmComSimulator;
+//! use interactive_services::testkit::sim::SimOptions;
+//!
+//! # async fn demo() {
+//! let sim = SimOptions::for_load().scope(AlarmComSimulator::start()).await;
+//! # let _ = sim;
+//! # }
+//! ```
+//!
 //! # A minimal simulator
 //!
 //! ```no_run
@@ -81,17 +109,91 @@
 //! # }
 //! ```
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::testkit::faults::{self, FaultKind, FaultRule, drop_connection, html_page};
 
 pub(crate) mod front;
 
-use front::Front;
+use front::{Front, Recycle};
+
+/// How many requests a wiremock server of a simulator without request recording answers before
+/// it is reset (see the [module docs](self#call-log-and-long-runs)).
+pub const RECYCLE_EVERY: usize = 1024;
+
+/// How a [`Simulator`] is started: the call log's size and whether wiremock records requests.
+/// See the [module docs](self#call-log-and-long-runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimOptions {
+    /// How many of the last calls [`Simulator::calls`] keeps (default 10,000). The counts of
+    /// [`Simulator::call_count`] and [`Simulator::call_total`] are exact whatever it is.
+    pub call_log_capacity: usize,
+    /// Whether the wiremock server keeps every request for
+    /// [`MockServer::received_requests`] (default `true`). Without it the simulator's memory
+    /// stays flat over a long run, `received_requests` answers `None`, and mocks mounted on
+    /// [`Simulator::server`] do not survive the periodic reset.
+    pub record_requests: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            call_log_capacity: 10_000,
+            record_requests: true,
+        }
+    }
+}
+
+tokio::task_local! {
+    static SCOPED: SimOptions;
+}
+
+impl SimOptions {
+    /// The defaults: a call log of 10,000 calls, requests recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// For long load runs: a call log of 1,000 calls, no request recording.
+    pub fn for_load() -> Self {
+        Self {
+            call_log_capacity: 1_000,
+            record_requests: false,
+        }
+    }
+
+    /// How many of the last calls the log keeps.
+    pub fn call_log_capacity(mut self, calls: usize) -> Self {
+        self.call_log_capacity = calls;
+        self
+    }
+
+    /// Whether wiremock records requests.
+    pub fn record_requests(mut self, record: bool) -> Self {
+        self.record_requests = record;
+        self
+    }
+
+    /// Runs `future` with these options for every [`Simulator::start`] inside it (a vendor
+    /// simulator's `start()` included) — scoped to that future, so tests running in parallel
+    /// are not affected.
+    pub async fn scope<F: Future>(self, future: F) -> F::Output {
+        SCOPED.scope(self, future).await
+    }
+
+    /// The options of the enclosing [`scope`](Self::scope), or the defaults.
+    pub fn current() -> Self {
+        SCOPED.try_with(Clone::clone).unwrap_or_default()
+    }
+}
 
 /// What the call log keeps of one call: at least the operation's name, which is what
 /// [`FaultRule::on`] and [`Simulator::call_count`] match.
@@ -172,7 +274,55 @@ struct Inner<W: Wire> {
     state: W::State,
     rules: Vec<FaultRule>,
     latency: Duration,
-    calls: Vec<W::Record>,
+    log: CallLog<W::Record>,
+}
+
+/// The last `capacity` calls, and exact counts of every call ever received.
+struct CallLog<R> {
+    last: VecDeque<R>,
+    capacity: usize,
+    per_operation: HashMap<String, u64>,
+    total: u64,
+}
+
+impl<R: CallRecord> CallLog<R> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            last: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+            per_operation: HashMap::new(),
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, record: R) {
+        self.total += 1;
+        match self.per_operation.get_mut(record.operation()) {
+            Some(n) => *n += 1,
+            None => {
+                self.per_operation.insert(record.operation().to_owned(), 1);
+            }
+        }
+        if self.capacity == 0 {
+            return;
+        }
+        if self.last.len() >= self.capacity {
+            self.last.pop_front();
+        }
+        self.last.push_back(record);
+    }
+
+    fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        while self.last.len() > capacity {
+            self.last.pop_front();
+        }
+        self.last.shrink_to(capacity.min(1024).max(self.last.len()));
+    }
+}
+
+fn saturating_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 struct Shared<W: Wire> {
@@ -191,8 +341,9 @@ impl<W: Wire> Shared<W> {
 /// [module docs](self#real-network-faults)). Dropping it stops both.
 pub struct Simulator<W: Wire> {
     front: Front,
-    server: MockServer,
+    server: Arc<MockServer>,
     shared: Arc<Shared<W>>,
+    record_requests: bool,
 }
 
 impl<W: Wire> fmt::Debug for Simulator<W> {
@@ -202,30 +353,69 @@ impl<W: Wire> fmt::Debug for Simulator<W> {
             .field("uri", &self.front.uri())
             .field("rules", &inner.rules)
             .field("latency", &inner.latency)
-            .field("calls", &inner.calls.len())
+            .field("calls", &inner.log.total)
+            .field("call_log_capacity", &inner.log.capacity)
+            .field("record_requests", &self.record_requests)
             .finish_non_exhaustive()
     }
 }
 
 impl<W: Wire> Simulator<W> {
     /// Starts a loopback server on which `wire` answers every request, with `state` as the
-    /// vendor's initial state, no fault knob, no latency and an empty call log.
+    /// vendor's initial state, no fault knob, no latency and an empty call log, with the
+    /// [`SimOptions`] of the enclosing [`SimOptions::scope`] (the defaults outside one).
     pub async fn start(wire: W, state: W::State) -> Self {
+        Self::start_with(wire, state, SimOptions::current()).await
+    }
+
+    /// [`start`](Self::start) with these options.
+    pub async fn start_with(wire: W, state: W::State, options: SimOptions) -> Self {
         let shared = Arc::new(Shared {
             wire,
             inner: Mutex::new(Inner {
                 state,
                 rules: Vec::new(),
                 latency: Duration::ZERO,
-                calls: Vec::new(),
+                log: CallLog::new(options.call_log_capacity),
             }),
         });
-        let server = faults::serve(Responder(shared.clone())).await;
-        let front = Front::start(*server.address());
+        let mount = {
+            let shared = shared.clone();
+            Arc::new(move || Mock::given(any()).respond_with(Responder(shared.clone())))
+        };
+        if options.record_requests {
+            let server = Arc::new(faults::serve(Responder(shared.clone())).await);
+            let front = Front::start(*server.address(), None);
+            return Self {
+                front,
+                server,
+                shared,
+                record_requests: true,
+            };
+        }
+        let mut servers = Vec::with_capacity(2);
+        for _ in 0..2 {
+            let server = MockServer::builder()
+                .disable_request_recording()
+                .start()
+                .await;
+            mount().mount(&server).await;
+            servers.push(Arc::new(server));
+        }
+        let server = servers[0].clone();
+        let front = Front::start(
+            *server.address(),
+            Some(Recycle {
+                servers,
+                mount,
+                every: RECYCLE_EVERY,
+            }),
+        );
         Self {
             front,
             server,
             shared,
+            record_requests: false,
         }
     }
 
@@ -239,6 +429,10 @@ impl<W: Wire> Simulator<W> {
     /// front of the simulator with a higher priority; clients reach it through [`uri`](Self::uri)
     /// as well). Its own `uri()` bypasses the front: fault knobs that cut a body off or drop a
     /// connection do not take effect there.
+    ///
+    /// Without request recording ([`SimOptions::record_requests`]) it is one of the two servers
+    /// the simulator answers from in turn, and is reset periodically: inspect and mock only a
+    /// simulator that records (the default).
     pub fn server(&self) -> &MockServer {
         &self.server
     }
@@ -270,19 +464,27 @@ impl<W: Wire> Simulator<W> {
         self.shared.lock().latency = latency;
     }
 
-    /// Every call received, in order.
+    /// The last calls received, oldest first: every call, unless more than
+    /// [`SimOptions::call_log_capacity`] were received (then the last that many).
     pub fn calls(&self) -> Vec<W::Record> {
-        self.shared.lock().calls.clone()
+        self.shared.lock().log.last.iter().cloned().collect()
     }
 
-    /// How many calls of `operation` were received.
+    /// How many calls of `operation` were received (exact, however many there were).
     pub fn call_count(&self, operation: &str) -> usize {
-        self.shared
-            .lock()
-            .calls
-            .iter()
-            .filter(|c| c.operation() == operation)
-            .count()
+        let inner = self.shared.lock();
+        saturating_usize(inner.log.per_operation.get(operation).copied().unwrap_or(0))
+    }
+
+    /// How many calls were received in all (exact, however many there were).
+    pub fn call_total(&self) -> usize {
+        saturating_usize(self.shared.lock().log.total)
+    }
+
+    /// Changes how many of the last calls [`calls`](Self::calls) keeps (the oldest are dropped
+    /// at once when it shrinks).
+    pub fn set_call_log_capacity(&self, calls: usize) {
+        self.shared.lock().log.set_capacity(calls);
     }
 }
 
@@ -297,7 +499,7 @@ impl<W: Wire> Respond for Responder<W> {
             Routed::Call { record, call } => (record, call),
         };
         let operation = record.operation().to_owned();
-        inner.calls.push(record);
+        inner.log.push(record);
         let latency = inner.latency;
 
         if let Some(refusal) = wire.refusal(&mut inner.state, &call) {

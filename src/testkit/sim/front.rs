@@ -18,18 +18,30 @@
 //! printed. Every other answer is passed on unchanged (less the marker); the client's
 //! connection is kept alive when it asked for that and the answer's length is known.
 //!
-//! Each request is passed on to the wiremock server on a connection of its own (with
-//! `connection: close`), so the front reads an answer simply to its end. It runs on its own
-//! thread and runtime, like wiremock's server, so it works under any runtime the test uses, and
-//! it stops when the [`Front`] is dropped. Nothing a client sends can make it panic: a request
+//! Requests are passed on to the wiremock server over keep-alive connections the front keeps
+//! (an HTTP/1.0 request gets a connection of its own, closed after its answer); the front reads
+//! each answer to the end its framing gives (`content-length`, chunked coding, or the end of the
+//! connection), and opens a new connection when the server had closed an idle one before
+//! answering anything on it. It runs on its own thread and runtime, like wiremock's server, so
+//! it works under any runtime the test uses, and it stops when the [`Front`] is dropped. Nothing a client sends can make it panic: a request
 //! it cannot frame is answered 400 and the connection closed.
+//!
+//! With a [`Recycle`] (a simulator without request recording) the front passes requests to
+//! one of several wiremock servers, the current one, and after `every` requests makes the next
+//! server current and recycles the one it left: once the requests in flight on it have been
+//! answered (a read-write gate per server), it resets it — wiremock keeps a copy of every
+//! request a mock answered until then — and mounts the simulator's responder on it again.
+//! Requests keep flowing to the new current server meanwhile, so nothing waits.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{RwLock, oneshot};
+use wiremock::{Mock, MockServer};
 
 /// The marker header: its value says which fault the front carries out. Never reaches a client.
 pub(crate) const FAULT_HEADER: &str = "x-simulator-fault";
@@ -47,6 +59,101 @@ const BAD_REQUEST: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// Servers answered from in turn and reset in turn, so that wiremock's per-request memory is
+/// freed (see the module docs).
+pub(crate) struct Recycle {
+    /// The servers (at least two), each with the simulator's responder mounted.
+    pub(crate) servers: Vec<Arc<MockServer>>,
+    /// Makes the simulator's responder mock, to mount again after a reset.
+    pub(crate) mount: Arc<dyn Fn() -> Mock + Send + Sync>,
+    /// Requests a server answers before the next one takes over.
+    pub(crate) every: usize,
+}
+
+/// Most idle connections kept to one server.
+const MAX_IDLE: usize = 256;
+
+/// A wiremock server and the idle keep-alive connections the front keeps to it.
+struct Target {
+    addr: SocketAddr,
+    idle: std::sync::Mutex<Vec<TcpStream>>,
+}
+
+impl Target {
+    fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take_idle(&self) -> Option<TcpStream> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn put_idle(&self, connection: TcpStream) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+    }
+}
+
+/// Where the front passes requests on.
+enum Upstream {
+    /// Always this server.
+    One(Target),
+    /// The current one of several, recycled in turn.
+    Recycled(Recycler),
+}
+
+struct Recycler {
+    servers: Vec<Pooled>,
+    mount: Arc<dyn Fn() -> Mock + Send + Sync>,
+    every: usize,
+    current: AtomicUsize,
+    /// Requests passed to the current server since it became current.
+    served: AtomicUsize,
+    /// A server is being recycled.
+    busy: AtomicBool,
+}
+
+struct Pooled {
+    target: Target,
+    server: Arc<MockServer>,
+    /// Held shared by each request in flight on the server, exclusively while it is reset.
+    gate: RwLock<()>,
+}
+
+/// After a request on a recycled upstream: when the current server has answered its share, the
+/// next one takes over and the one left is reset in the background.
+fn after_request(upstream: &Arc<Upstream>) {
+    let Upstream::Recycled(r) = &**upstream else {
+        return;
+    };
+    let served = r.served.fetch_add(1, Ordering::AcqRel) + 1;
+    if served < r.every || r.busy.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    r.served.store(0, Ordering::Release);
+    let left = r.current.load(Ordering::Acquire);
+    r.current
+        .store((left + 1) % r.servers.len(), Ordering::Release);
+    let upstream = upstream.clone();
+    tokio::spawn(async move {
+        let Upstream::Recycled(r) = &*upstream else {
+            return;
+        };
+        if let Some(pooled) = r.servers.get(left) {
+            // Waits for the requests in flight on it; new ones go to the new current server.
+            let _alone = pooled.gate.write().await;
+            pooled.server.reset().await;
+            (r.mount)().mount(&pooled.server).await;
+        }
+        r.busy.store(false, Ordering::Release);
+    });
+}
+
 /// A running front; dropping it stops it.
 pub(crate) struct Front {
     addr: SocketAddr,
@@ -54,13 +161,33 @@ pub(crate) struct Front {
 }
 
 impl Front {
-    /// Starts a front on `127.0.0.1:<free port>` that passes requests on to `upstream`.
+    /// Starts a front on `127.0.0.1:<free port>` that passes requests on to `upstream`, or, with
+    /// `recycle`, to its servers in turn.
     ///
     /// # Panics
     ///
     /// When no loopback port can be bound or the front's thread cannot start, as
     /// [`MockServer`](wiremock::MockServer) does.
-    pub(crate) fn start(upstream: SocketAddr) -> Self {
+    pub(crate) fn start(upstream: SocketAddr, recycle: Option<Recycle>) -> Self {
+        let upstream = Arc::new(match recycle {
+            Some(r) if r.servers.len() >= 2 => Upstream::Recycled(Recycler {
+                servers: r
+                    .servers
+                    .into_iter()
+                    .map(|server| Pooled {
+                        target: Target::new(*server.address()),
+                        server,
+                        gate: RwLock::new(()),
+                    })
+                    .collect(),
+                mount: r.mount,
+                every: r.every.max(1),
+                current: AtomicUsize::new(0),
+                served: AtomicUsize::new(0),
+                busy: AtomicBool::new(false),
+            }),
+            _ => Upstream::One(Target::new(upstream)),
+        });
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .unwrap_or_else(|e| panic!("the simulator's front cannot bind a loopback port: {e}"));
@@ -87,7 +214,7 @@ impl Front {
 
 async fn serve(
     listener: std::net::TcpListener,
-    upstream: SocketAddr,
+    upstream: Arc<Upstream>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let listener = match TcpListener::from_std(listener) {
@@ -102,7 +229,7 @@ async fn serve(
             _ = &mut stopped => return,
             accepted = listener.accept() => match accepted {
                 Ok((client, _)) => {
-                    tokio::spawn(relay(client, upstream));
+                    tokio::spawn(relay(client, upstream.clone()));
                 }
                 // Out of file descriptors and the like: wait a little rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -121,15 +248,18 @@ enum Ended {
 
 /// One request, read whole.
 struct Request {
-    /// Head (with `connection: close`, without `expect`) and body, as passed on.
+    /// Head (without `expect` nor the client's connection fields; with `connection: close`
+    /// for HTTP/1.0) and body, as passed on.
     forward: Vec<u8>,
+    /// HTTP/1.0: passed on over a connection of its own.
+    http_10: bool,
     /// The client asked to close after the answer.
     close: bool,
     /// A `HEAD` request (its answer has no body whatever its headers say).
     head_method: bool,
 }
 
-async fn relay(mut client: TcpStream, upstream: SocketAddr) {
+async fn relay(mut client: TcpStream, upstream: Arc<Upstream>) {
     let _ = client.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
@@ -142,7 +272,7 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr) {
                 return;
             }
         };
-        match answer(&mut client, upstream, &request).await {
+        match answer(&mut client, &upstream, &request).await {
             Ok(true) => continue,
             Ok(false) | Err(_) => {
                 let _ = client.shutdown().await;
@@ -205,7 +335,10 @@ async fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Optio
             forward.extend_from_slice(b"\r\n");
         }
     }
-    forward.extend_from_slice(b"connection: close\r\n\r\n");
+    if http_10 {
+        forward.extend_from_slice(b"connection: close\r\n");
+    }
+    forward.extend_from_slice(b"\r\n");
     let head_method = head.start.starts_with(b"HEAD ");
 
     if expect_continue && expects_body {
@@ -236,6 +369,7 @@ async fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Optio
     buf.drain(..end);
     Ok(Some(Request {
         forward,
+        http_10,
         close,
         head_method,
     }))
@@ -262,23 +396,24 @@ fn content_length(head: &Head<'_>) -> Result<Option<usize>, Ended> {
 /// client's connection stays open for another request.
 async fn answer(
     client: &mut TcpStream,
-    upstream: SocketAddr,
+    upstream: &Arc<Upstream>,
     request: &Request,
 ) -> Result<bool, Ended> {
-    let mut server = TcpStream::connect(upstream)
-        .await
-        .map_err(|_| Ended::Closed)?;
-    let _ = server.set_nodelay(true);
-    server
-        .write_all(&request.forward)
-        .await
-        .map_err(|_| Ended::Closed)?;
-    let mut response = Vec::new();
-    server
-        .read_to_end(&mut response)
-        .await
-        .map_err(|_| Ended::Closed)?;
-    drop(server);
+    let response = match &**upstream {
+        Upstream::One(target) => exchange(target, request).await?,
+        Upstream::Recycled(recycler) => {
+            let response = {
+                let pooled = recycler
+                    .servers
+                    .get(recycler.current.load(Ordering::Acquire))
+                    .ok_or(Ended::Closed)?;
+                let _in_flight = pooled.gate.read().await;
+                exchange(&pooled.target, request).await
+            };
+            after_request(upstream);
+            response?
+        }
+    };
 
     // No answer at all from the server: the client gets none either.
     let head_end = find(&response, b"\r\n\r\n").ok_or(Ended::Closed)? + 4;
@@ -291,13 +426,7 @@ async fn answer(
     }
     let cut_off = fault.is_some_and(|v| v.eq_ignore_ascii_case(CUT_OFF.as_bytes()));
 
-    let status = head
-        .start
-        .split(|&b| b == b' ')
-        .nth(1)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(0);
+    let status = status_of(&head);
     let delimited = request.head_method
         || (100..200).contains(&status)
         || status == 204
@@ -328,6 +457,121 @@ async fn answer(
     client.write_all(&out).await.map_err(|_| Ended::Closed)?;
     client.flush().await.map_err(|_| Ended::Closed)?;
     Ok(keep_alive)
+}
+
+/// Passes `request` on to `target` and reads its whole answer, over an idle keep-alive
+/// connection when there is one (and a new one when the server had closed that one before
+/// answering anything), keeping the connection for the next request when the answer allows.
+async fn exchange(target: &Target, request: &Request) -> Result<Vec<u8>, Ended> {
+    let keep = !request.http_10;
+    if keep {
+        if let Some(mut connection) = target.take_idle() {
+            match send_and_read(&mut connection, request).await {
+                Ok((response, reusable)) => {
+                    if reusable {
+                        target.put_idle(connection);
+                    }
+                    return Ok(response);
+                }
+                // Closed while idle: nothing of the request was answered; try a new connection.
+                Err(Exchange::NothingRead) => {}
+                Err(Exchange::Broken) => return Err(Ended::Closed),
+            }
+        }
+    }
+    let mut connection = TcpStream::connect(target.addr)
+        .await
+        .map_err(|_| Ended::Closed)?;
+    let _ = connection.set_nodelay(true);
+    let (response, reusable) = send_and_read(&mut connection, request)
+        .await
+        .map_err(|_| Ended::Closed)?;
+    if keep && reusable {
+        target.put_idle(connection);
+    }
+    Ok(response)
+}
+
+/// Why an exchange with the server failed.
+enum Exchange {
+    /// The connection ended before any byte of an answer.
+    NothingRead,
+    /// It ended in the middle of one, or could not be written to.
+    Broken,
+}
+
+/// Writes the request and reads one whole answer; also whether the connection may carry
+/// another request.
+async fn send_and_read(
+    connection: &mut TcpStream,
+    request: &Request,
+) -> Result<(Vec<u8>, bool), Exchange> {
+    if connection.write_all(&request.forward).await.is_err() {
+        return Err(Exchange::NothingRead);
+    }
+    let mut response = Vec::with_capacity(4096);
+    let head_end = loop {
+        if let Some(i) = find(&response, b"\r\n\r\n") {
+            break i + 4;
+        }
+        match connection.read_buf(&mut response).await {
+            Ok(0) | Err(_) if response.is_empty() => return Err(Exchange::NothingRead),
+            Ok(0) | Err(_) => return Err(Exchange::Broken),
+            Ok(_) => {}
+        }
+    };
+    let Some(head) = Head::parse(&response[..head_end - 4]) else {
+        return Err(Exchange::Broken);
+    };
+    let status = status_of(&head);
+    let reusable = !head.has_token("connection", "close");
+    let no_body =
+        request.head_method || (100..200).contains(&status) || status == 204 || status == 304;
+    let length = if no_body {
+        Some(0)
+    } else if head.has_token("transfer-encoding", "chunked") {
+        None
+    } else {
+        match content_length(&head) {
+            Ok(n) => n,
+            Err(_) => return Err(Exchange::Broken),
+        }
+    };
+    let chunked = length.is_none() && !no_body && head.has_token("transfer-encoding", "chunked");
+    drop(head);
+    loop {
+        let body = &response[head_end..];
+        let end = if chunked {
+            match chunked_len(body) {
+                Ok(Some(n)) => Some(n),
+                Ok(None) => None,
+                Err(()) => return Err(Exchange::Broken),
+            }
+        } else {
+            length.filter(|&n| body.len() >= n)
+        };
+        if let Some(n) = end {
+            let whole = body.len() == n;
+            response.truncate(head_end + n);
+            return Ok((response, reusable && whole));
+        }
+        match connection.read_buf(&mut response).await {
+            // No framing: the answer ends with the connection.
+            Ok(0) if length.is_none() && !chunked => return Ok((response, false)),
+            Ok(0) | Err(_) => return Err(Exchange::Broken),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The status code of an answer's head (0 when unreadable).
+fn status_of(head: &Head<'_>) -> u16 {
+    head.start
+        .split(|&b| b == b' ')
+        .nth(1)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0)
 }
 
 /// The head of a request or an answer: the start line and the header fields.
