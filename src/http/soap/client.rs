@@ -7,14 +7,19 @@
 //! reader and checks that it is the `<OpResponse>` of the operation in the vendor's namespace.
 //! What a vendor adds is its header and how its faults map to the crate's errors
 //! ([`SoapFailure::into_error`]).
+//!
+//! [`SoapClient::call_with`] decodes the answer on the [stream](super::stream), straight into
+//! the vendor's typed result; [`SoapClient::call`] and [`SoapClient::call_result`] give the
+//! `<OpResponse>` (or `<OpResult>`) element as a tree, for decoders written for trees. The
+//! request body is written once into a reused buffer ([`request_body`]).
 
 use reqwest::Method;
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use url::Url;
 
-use super::{
-    Element, Node, SoapError, SoapFault, SoapVersion, accept_fault, envelope, read_envelope,
-};
+use super::request_body;
+use super::stream::{self, Cursor};
+use super::{Element, SoapError, SoapFault, SoapVersion, WriteXml, XmlError, accept_fault};
 use crate::error::Error;
 use crate::http::{Request, Transport, header_name, header_value};
 
@@ -28,19 +33,31 @@ pub struct SoapClient {
     empty_is_unavailable: bool,
 }
 
-/// One SOAP call.
-#[derive(Debug)]
+/// One SOAP call. Header and body are anything that writes itself ([`WriteXml`]): a
+/// [`Node`](super::Node), or a closure writing with an [`XmlWriter`](super::XmlWriter).
 pub struct SoapCall<'a> {
     /// The service URL.
     pub url: Url,
     /// The vendor's operation name (the body element is `<operation>`).
     pub operation: &'static str,
     /// The SOAP header's content (the vendor's authentication), if any.
-    pub header: Option<&'a Node>,
+    pub header: Option<&'a (dyn WriteXml + Sync)>,
     /// The `<operation>` element.
-    pub body: Node,
+    pub body: &'a (dyn WriteXml + Sync),
     /// Whether repeating the call is harmless (see [`Request::idempotent`]).
     pub idempotent: bool,
+}
+
+impl std::fmt::Debug for SoapCall<'_> {
+    /// No header or body: they carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoapCall")
+            .field("url", &self.url.as_str())
+            .field("operation", &self.operation)
+            .field("header", &self.header.is_some())
+            .field("idempotent", &self.idempotent)
+            .finish()
+    }
 }
 
 /// Why a SOAP call gave no result: the vendor's fault, for the vendor to map, or any other
@@ -119,27 +136,42 @@ impl SoapClient {
             .in_vendor_call(operation)
     }
 
-    /// Sends `call` and returns its `<OpResponse>` element, checked to be in the vendor's
-    /// namespace, or the fault, or the typed failure.
-    pub async fn call(&self, call: SoapCall<'_>) -> std::result::Result<Element, SoapFailure> {
+    /// Sends `call` and returns the answer's body, or the typed failure.
+    async fn send(
+        &self,
+        call: SoapCall<'_>,
+    ) -> std::result::Result<crate::http::Response, SoapFailure> {
         let operation = call.operation;
         let provider = self.transport.provider();
-        let body = envelope(self.version, call.header, &call.body);
-        let (content_type, soap_action) = self.version.headers(&self.action(operation));
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            header_value(provider, operation, &content_type)?,
+        let body = request_body(
+            self.version,
+            call.header.map(|h| h as &dyn WriteXml),
+            call.body,
         );
-        if let Some(a) = soap_action {
-            headers.insert(
-                header_name("soapaction"),
-                header_value(provider, operation, &a)?,
-            );
+        let mut headers = HeaderMap::new();
+        match self.version {
+            SoapVersion::V11 => {
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/xml; charset=utf-8"),
+                );
+                let action = format!("\"{}{operation}\"", self.action_base);
+                headers.insert(
+                    header_name("soapaction"),
+                    header_value(provider, operation, &action)?,
+                );
+            }
+            SoapVersion::V12 => {
+                let (content_type, _) = self.version.headers(&self.action(operation));
+                headers.insert(
+                    CONTENT_TYPE,
+                    header_value(provider, operation, &content_type)?,
+                );
+            }
         }
         let mut request = Request::new(operation, Method::POST, call.url);
         request.headers = headers;
-        request.body = body.into_bytes();
+        request.body = body;
         request.idempotent = call.idempotent;
         request.accept = Some(accept_fault);
         let response = self.transport.send(request).await?;
@@ -151,29 +183,71 @@ impl SoapClient {
                 "the service answered with an empty body (service unavailable)",
             )));
         }
-        let element = match read_envelope(&response.body) {
+        Ok(response)
+    }
+
+    /// Sends `call` and decodes the answer on the stream: `decode` gets the cursor just inside
+    /// the `<OpResponse>` element (checked to be the operation's, in the vendor's namespace)
+    /// and reads what it needs; the rest of the document is still read and checked. A fault
+    /// is [`SoapFailure::Fault`]; an unusable answer [`Error::InvalidResponse`].
+    pub async fn call_with<T>(
+        &self,
+        call: SoapCall<'_>,
+        decode: impl for<'a> FnOnce(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
+    ) -> std::result::Result<T, SoapFailure> {
+        let operation = call.operation;
+        let response = self.send(call).await?;
+        self.decode(operation, &response.body, decode)
+    }
+
+    /// Decodes an answer to `operation` as [`call_with`](Self::call_with) does.
+    pub fn decode<T>(
+        &self,
+        operation: &'static str,
+        body: &[u8],
+        decode: impl for<'a> FnOnce(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
+    ) -> std::result::Result<T, SoapFailure> {
+        let read = stream::read_operation(body, operation, self.namespace, decode);
+        match read {
+            Ok(t) => Ok(t),
+            Err(SoapError::Fault(f)) => Err(SoapFailure::Fault(f)),
+            Err(SoapError::Invalid(detail)) => {
+                Err(SoapFailure::Error(self.invalid(operation, detail)))
+            }
+        }
+    }
+
+    /// Sends `call` and returns its `<OpResponse>` element as a tree, checked to be in the
+    /// vendor's namespace, or the fault, or the typed failure. The tree reader builds it: for
+    /// a caller that wants the whole element as a tree it is quicker than building one from
+    /// the stream (both give the same answers; the differential tests hold them to it).
+    pub async fn call(&self, call: SoapCall<'_>) -> std::result::Result<Element, SoapFailure> {
+        let operation = call.operation;
+        let response = self.send(call).await?;
+        let element = match super::read_envelope(&response.body) {
             Ok(e) => e,
             Err(SoapError::Fault(f)) => return Err(SoapFailure::Fault(f)),
             Err(SoapError::Invalid(detail)) => {
                 return Err(SoapFailure::Error(self.invalid(operation, detail)));
             }
         };
-        let expected = format!("{operation}Response");
-        if element.name != expected {
+        if element.name.strip_suffix("Response") != Some(operation) {
             return Err(SoapFailure::Error(self.invalid(
                 operation,
-                format!("expected <{expected}>, got <{}>", element.name),
+                format!("expected <{operation}Response>, got <{}>", element.name),
             )));
         }
         if element.namespace.as_deref() != Some(self.namespace) {
             return Err(SoapFailure::Error(self.invalid(
                 operation,
-                format!("<{expected}> is not in the {} namespace", self.namespace),
+                format!(
+                    "<{operation}Response> is not in the {} namespace",
+                    self.namespace
+                ),
             )));
         }
         Ok(element)
     }
-
     /// [`call`](Self::call), then the `<OpResult>` child (or the response element itself when
     /// there is none).
     pub async fn call_result(

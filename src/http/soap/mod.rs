@@ -1,9 +1,15 @@
 //! SOAP 1.1 and 1.2: an envelope writer, a hardened reader that turns faults of both versions
 //! into typed errors, and the [`SoapClient`] every SOAP vendor sends its calls through.
 //!
-//! The reader builds a small element tree with quick-xml. It refuses DTDs (so no entity can be
-//! declared or expanded), resolves only the five predefined entities and character references,
-//! and limits nesting depth and element count, so that a hostile answer costs bounded work.
+//! Two readers with the same rules: [`stream`], which decodes answers straight into typed
+//! results without building a tree (what [`SoapClient`] uses), and [`parse`], which builds a
+//! small element tree with quick-xml (kept for callers that want a tree, and as the reference
+//! the streaming reader is tested against). Both refuse DTDs (so no entity can be declared or
+//! expanded), resolve only the five predefined entities and character references, and limit
+//! nesting depth and element count, so that a hostile answer costs bounded work.
+//!
+//! Requests are written by [`write`](WriteXml): straight into a reused buffer, from a [`Node`]
+//! tree or from a closure that writes elements directly.
 
 use std::fmt;
 
@@ -14,8 +20,11 @@ use quick_xml::reader::NsReader;
 use crate::error::Error;
 
 mod client;
+pub mod stream;
+mod write;
 
 pub use client::{SoapCall, SoapClient, SoapFailure};
+pub use write::{WriteXml, XmlWriter, envelope_into, request_body};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -160,22 +169,13 @@ impl Node {
     }
 }
 
-/// Writes a whole envelope.
+/// Writes a whole envelope. The envelope declares only the `soap` prefix; elements that need
+/// the vendor's namespace declare it themselves.
 pub fn envelope(version: SoapVersion, header: Option<&Node>, body: &Node) -> String {
-    let mut out = String::with_capacity(1024);
-    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-    out.push_str("<soap:Envelope xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:soap=\"");
-    out.push_str(version.namespace());
-    out.push_str("\">");
-    if let Some(h) = header {
-        out.push_str("<soap:Header>");
-        h.write(&mut out);
-        out.push_str("</soap:Header>");
-    }
-    out.push_str("<soap:Body>");
-    body.write(&mut out);
-    out.push_str("</soap:Body></soap:Envelope>");
-    out
+    let mut out = Vec::with_capacity(1024);
+    envelope_into(&mut out, version, header.map(|h| h as &dyn WriteXml), body);
+    // Everything written came from `&str`s: always UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A parsed element: local name, namespace, attributes, text and children.
@@ -522,9 +522,9 @@ fn flatten_text(e: &Element) -> String {
     out
 }
 
-/// Whether `body` is a SOAP envelope holding a fault.
+/// Whether `body` is a SOAP envelope holding a fault (read on the stream: no tree is built).
 pub fn is_fault(body: &[u8]) -> bool {
-    matches!(read_envelope(body), Err(SoapError::Fault(_)))
+    stream::is_fault(body)
 }
 
 /// The transport's answer hook for SOAP services: an HTTP 500 carrying a SOAP fault is the

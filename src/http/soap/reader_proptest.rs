@@ -1,5 +1,7 @@
 //! Property tests of the hardened reader ([`parse`], [`read_envelope`], [`is_fault`]): nothing a
-//! vendor answers may panic the host, and every refusal is a typed error.
+//! vendor answers may panic the host, and every refusal is a typed error. Every input also goes
+//! through the streaming reader ([`super::stream`]), which must give the same tree, the same
+//! envelope element, the same fault and the same error text (a differential test).
 //!
 //! Three families of input: XML token soup, structure-aware envelopes (hostile trees, and
 //! envelopes written by this module's own writer, which must read back exactly), and byte-level
@@ -41,10 +43,16 @@ fn count(e: &Element) -> usize {
     1 + e.children.iter().map(count).sum::<usize>()
 }
 
-/// Runs every reader entry point on `input`; asserts the results agree with one another and
-/// respect the limits. A panic anywhere fails the property.
+/// Runs every reader entry point on `input`, the streaming reader's included; asserts the
+/// results agree with one another and respect the limits. A panic anywhere fails the property.
 fn read_all(input: &[u8]) {
     let read = read_envelope(input);
+    // The streaming reader gives the same answer: element, fault or refusal, word for word.
+    assert_eq!(
+        super::stream::read_envelope(input),
+        read,
+        "the streaming reader differs"
+    );
     match &read {
         Ok(first) => {
             assert_ne!(first.name, "Fault", "a fault was returned as an answer");
@@ -65,6 +73,11 @@ fn read_all(input: &[u8]) {
 /// limits checked on the whole tree.
 fn parse_and_read_all(input: &[u8]) {
     let parsed = parse(input);
+    assert_eq!(
+        super::stream::parse(input),
+        parsed,
+        "the streaming parse differs"
+    );
     if let Ok(root) = &parsed {
         assert!(depth(root) <= MAX_DEPTH, "depth {} accepted", depth(root));
         assert!(count(root) <= MAX_ELEMENTS);

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::http::soap::{Element, Node};
+use crate::http::soap::stream::{self, Cursor, Fields, Text, first_text, read_fields};
+use crate::http::soap::{Element, Node, XmlError, XmlWriter};
 use crate::model::{
     AccountId, AccountStatus, AddOn, Address, BuilderProgramId, CentralStationForwarding, Contact,
     DealerCustomerId, FeatureId, IspAccount, PlanId, PropertyType, ProvisionRequest,
@@ -123,6 +124,7 @@ pub(crate) fn is_quantity_add_on(feature: &str) -> bool {
     matches!(feature, "ProVideo" | "ProVideoPlus")
 }
 
+#[cfg(test)] // the tree form, kept to test the streamed form against
 /// The `Authentication` SOAP header.
 pub(crate) fn authentication_header(user: &str, password: &str, two_factor: &str) -> Node {
     Node::new("Authentication")
@@ -130,6 +132,66 @@ pub(crate) fn authentication_header(user: &str, password: &str, two_factor: &str
         .field("User", user)
         .field("Password", password)
         .field("TwoFactorDeviceId", two_factor)
+}
+
+/// Writes the `Authentication` SOAP header (the same bytes as [`authentication_header`],
+/// without building it).
+pub(crate) fn write_authentication(
+    w: &mut XmlWriter<'_>,
+    user: &str,
+    password: &str,
+    two_factor: &str,
+) {
+    w.start_ns("Authentication", NAMESPACE)
+        .field("User", user)
+        .field("Password", password)
+        .field("TwoFactorDeviceId", two_factor)
+        .end("Authentication");
+}
+
+/// Writes an operation whose only parameter is `customerId` (the same bytes as
+/// [`customer_request`]).
+pub(crate) fn write_customer_request(w: &mut XmlWriter<'_>, op: &str, customer_id: i64) {
+    w.start_ns(op, NAMESPACE)
+        .field_int("customerId", customer_id)
+        .end(op);
+}
+
+/// Writes `ChangeServicePlan` / `ChangeServicePlanValidationOnly` (the same bytes as
+/// [`change_service_plan`]).
+pub(crate) fn write_change_service_plan<'s>(
+    w: &mut XmlWriter<'_>,
+    op: &str,
+    customer_id: i64,
+    package_id: &str,
+    add_ons: impl IntoIterator<Item = &'s String>,
+) {
+    w.start_ns(op, NAMESPACE)
+        .field_int("customerId", customer_id)
+        .field("newPackageId", package_id)
+        .list("addOnFeatures", "AddOnFeatureEnum", add_ons)
+        .end(op);
+}
+
+/// Writes `SetAddOnQuantity`.
+pub(crate) fn write_set_quantity(
+    w: &mut XmlWriter<'_>,
+    customer_id: i64,
+    add_on: &str,
+    quantity: u32,
+) {
+    const OP: &str = "SetAddOnQuantity";
+    w.start_ns(OP, NAMESPACE)
+        .field_int("customerId", customer_id)
+        .field("addOn", add_on)
+        .field_int("quantity", i64::from(quantity))
+        .end(OP);
+}
+
+/// Writes an operation with one text parameter (`LookupCustomerIdFromDealerCustomerId`,
+/// `GetCustomerList`).
+pub(crate) fn write_one_field(w: &mut XmlWriter<'_>, op: &str, name: &str, value: &str) {
+    w.start_ns(op, NAMESPACE).field(name, value).end(op);
 }
 
 /// The `CountryId` of an ISO country code.
@@ -245,6 +307,7 @@ pub(crate) fn create_customer_input(
         .opt_field("BuilderProgramId", builder_program.map(|b| b.as_str()))
 }
 
+#[cfg(test)] // the tree form, kept to test the streamed form against
 /// An operation whose parameters start with `customerId`.
 pub(crate) fn customer_request(op: &str, customer_id: i64) -> Node {
     Node::new(op)
@@ -252,6 +315,7 @@ pub(crate) fn customer_request(op: &str, customer_id: i64) -> Node {
         .field("customerId", customer_id.to_string())
 }
 
+#[cfg(test)] // the tree form, kept to test the streamed form against
 /// `ChangeServicePlan` / `ChangeServicePlanValidationOnly` parameters.
 pub(crate) fn change_service_plan(
     op: &str,
@@ -276,13 +340,6 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ParseError> {
     }
 }
 
-/// Reads an integer.
-fn plan_id_text(info: &Element) -> Option<&str> {
-    info.child("ServicePlanInfo")
-        .and_then(|p| p.child_text("PackageId"))
-        .filter(|p| !p.is_empty())
-}
-
 /// An id in an answer: a positive whole number (customer ids, package ids, lookups that found
 /// something). Zero, negative and out-of-range values are refused.
 pub(crate) fn parse_id(text: &str, what: &str) -> Result<i64, ParseError> {
@@ -292,6 +349,7 @@ pub(crate) fn parse_id(text: &str, what: &str) -> Result<i64, ParseError> {
     }
 }
 
+/// Reads a whole number.
 pub(crate) fn parse_int(text: &str) -> Result<i64, ParseError> {
     text.trim()
         .parse::<i64>()
@@ -319,93 +377,498 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// A `{Success, ErrorMessage}` result: `Ok(())` or the vendor's message.
-pub(crate) fn success(result: &Element) -> Result<Result<(), String>, ParseError> {
-    let ok = parse_bool(
-        result
-            .child_text("Success")
-            .ok_or("the result has no Success element")?,
-    )?;
-    if ok {
-        Ok(Ok(()))
-    } else {
-        let msg = result
-            .child_text("ErrorMessage")
-            .filter(|m| !m.is_empty())
-            .unwrap_or("the service answered Success=false without a message");
-        Ok(Err(msg.to_owned()))
+/// The fields of a `{Success, ErrorMessage}` result (and `CreateCustomer`'s `CustomerId`,
+/// `LoginName` and `Password`): the first of each name, as read on the stream or from a tree.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome<'a> {
+    pub(crate) success: Option<Text<'a>>,
+    pub(crate) error_message: Option<Text<'a>>,
+    pub(crate) customer_id: Option<Text<'a>>,
+    pub(crate) login_name: Option<Text<'a>>,
+    pub(crate) password: Option<Text<'a>>,
+}
+
+impl<'a> Fields<'a> for Outcome<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "Success" => first_text(c, &mut self.success),
+            "ErrorMessage" => first_text(c, &mut self.error_message),
+            "CustomerId" => first_text(c, &mut self.customer_id),
+            "LoginName" => first_text(c, &mut self.login_name),
+            "Password" => first_text(c, &mut self.password),
+            _ => c.skip(),
+        }
     }
 }
 
-/// Reads a `CustomerInfo` into an account.
-pub(crate) fn parse_customer_info(info: &Element) -> Result<IspAccount, ParseError> {
-    let id = info
-        .child_text("CustomerId")
-        .ok_or("CustomerInfo has no CustomerId")?;
-    let id = parse_id(id, "CustomerId")?;
-    let plan = match plan_id_text(info) {
-        None => None,
-        Some(p) => Some(PlanId::new(parse_id(p, "PackageId")?.to_string())),
-    };
-    let text = |name: &str| {
-        info.child_text(name)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-    };
-    let plan_info = info.child("ServicePlanInfo");
-    let mut add_ons: BTreeSet<AddOn> = BTreeSet::new();
-    if let Some(list) = plan_info.and_then(|p| p.child("Addons")) {
-        for a in &list.children {
-            let name = a.text.trim();
-            if !name.is_empty() {
-                add_ons.insert(AddOn {
-                    feature: FeatureId::new(name),
-                    quantity: None,
-                });
-            }
+fn tree_text<'e>(e: &'e Element, name: &str) -> Option<Text<'e>> {
+    e.child(name).map(|c| Text::Borrowed(c.text.as_str()))
+}
+
+impl<'e> Outcome<'e> {
+    /// The same fields from a tree.
+    pub(crate) fn from_element(e: &'e Element) -> Self {
+        Self {
+            success: tree_text(e, "Success"),
+            error_message: tree_text(e, "ErrorMessage"),
+            customer_id: tree_text(e, "CustomerId"),
+            login_name: tree_text(e, "LoginName"),
+            password: tree_text(e, "Password"),
         }
     }
-    if let Some(list) = plan_info.and_then(|p| p.child("AddonQuantities")) {
-        for q in &list.children {
-            let (Some(name), Some(n)) = (q.child_text("AddOn"), q.child_text("Quantity")) else {
-                return Err("an AddonQuantity lacks AddOn or Quantity".into());
-            };
-            let n = u32::try_from(parse_int(n)?)
-                .map_err(|_| format!("quantity `{n}` is out of range"))?;
-            add_ons.retain(|a| a.feature.as_str() != name);
-            if n > 0 {
-                add_ons.insert(AddOn {
-                    feature: FeatureId::new(name),
-                    quantity: Some(n),
-                });
-            }
-        }
-    }
-    let terminated = match info.child_text("IsTerminated") {
-        Some(t) => parse_bool(t)?,
-        None => false,
-    };
-    Ok(IspAccount {
-        id: AccountId::new(id.to_string()),
-        dealer_customer_id: text("DealerCustomerId").map(DealerCustomerId::new),
-        contact: Contact {
-            first_name: text("FirstName").unwrap_or_default(),
-            last_name: text("LastName").unwrap_or_default(),
-            company: text("CompanyName"),
-            email: text("PrimaryEmail"),
-            phone: text("PrimaryPhoneNumber"),
-        },
-        login_name: text("LoginName"),
-        initial_password: None,
-        plan,
-        add_ons,
-        status: if terminated {
-            AccountStatus::Terminated
+
+    /// `Ok(())` or the vendor's message.
+    pub(crate) fn success(&self) -> Result<Result<(), String>, ParseError> {
+        let ok = parse_bool(
+            self.success
+                .as_deref()
+                .map(str::trim)
+                .ok_or("the result has no Success element")?,
+        )?;
+        if ok {
+            Ok(Ok(()))
         } else {
-            AccountStatus::Active
-        },
-        created_at: info.child_text("JoinDate").and_then(parse_time),
-    })
+            let msg = self
+                .error_message
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .unwrap_or("the service answered Success=false without a message");
+            Ok(Err(msg.to_owned()))
+        }
+    }
+}
+
+/// A `{Success, ErrorMessage}` result: `Ok(())` or the vendor's message.
+pub(crate) fn success(result: &Element) -> Result<Result<(), String>, ParseError> {
+    Outcome::from_element(result).success()
+}
+
+/// What a `CustomerInfo` holds, as read on the stream or from a tree: the first child of each
+/// name, texts untrimmed.
+#[derive(Debug, Default)]
+pub(crate) struct CustomerInfo<'a> {
+    /// How many child elements the result had (none: no such customer).
+    pub(crate) children: usize,
+    customer_id: Option<Text<'a>>,
+    dealer_customer_id: Option<Text<'a>>,
+    first_name: Option<Text<'a>>,
+    last_name: Option<Text<'a>>,
+    company: Option<Text<'a>>,
+    email: Option<Text<'a>>,
+    phone: Option<Text<'a>>,
+    login_name: Option<Text<'a>>,
+    is_terminated: Option<Text<'a>>,
+    join_date: Option<Text<'a>>,
+    plan: Option<ServicePlanInfo<'a>>,
+}
+
+/// `ServicePlanInfo`: the package, the add-ons and the quantity add-ons.
+#[derive(Debug, Default)]
+struct ServicePlanInfo<'a> {
+    package_id: Option<Text<'a>>,
+    add_ons: Option<Vec<Text<'a>>>,
+    /// `(AddOn, Quantity)` of each `AddonQuantity`.
+    quantities: Option<Vec<(Option<Text<'a>>, Option<Text<'a>>)>>,
+}
+
+/// One `AddonQuantity`.
+#[derive(Debug, Default)]
+struct AddonQuantity<'a> {
+    add_on: Option<Text<'a>>,
+    quantity: Option<Text<'a>>,
+}
+
+impl<'a> Fields<'a> for AddonQuantity<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "AddOn" => first_text(c, &mut self.add_on),
+            "Quantity" => first_text(c, &mut self.quantity),
+            _ => c.skip(),
+        }
+    }
+}
+
+impl<'a> Fields<'a> for ServicePlanInfo<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "PackageId" => first_text(c, &mut self.package_id),
+            "Addons" if self.add_ons.is_none() => {
+                let mut list = Vec::new();
+                while c.next_child()?.is_some() {
+                    list.push(c.text()?);
+                }
+                self.add_ons = Some(list);
+                Ok(())
+            }
+            "AddonQuantities" if self.quantities.is_none() => {
+                let mut list = Vec::new();
+                while c.next_child()?.is_some() {
+                    let mut q = AddonQuantity::default();
+                    read_fields(c, &mut q)?;
+                    list.push((q.add_on, q.quantity));
+                }
+                self.quantities = Some(list);
+                Ok(())
+            }
+            _ => c.skip(),
+        }
+    }
+}
+
+impl<'a> Fields<'a> for CustomerInfo<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        self.children += 1;
+        match name {
+            "CustomerId" => first_text(c, &mut self.customer_id),
+            "DealerCustomerId" => first_text(c, &mut self.dealer_customer_id),
+            "FirstName" => first_text(c, &mut self.first_name),
+            "LastName" => first_text(c, &mut self.last_name),
+            "CompanyName" => first_text(c, &mut self.company),
+            "PrimaryEmail" => first_text(c, &mut self.email),
+            "PrimaryPhoneNumber" => first_text(c, &mut self.phone),
+            "LoginName" => first_text(c, &mut self.login_name),
+            "IsTerminated" => first_text(c, &mut self.is_terminated),
+            "JoinDate" => first_text(c, &mut self.join_date),
+            "ServicePlanInfo" if self.plan.is_none() => {
+                let mut plan = ServicePlanInfo::default();
+                read_fields(c, &mut plan)?;
+                self.plan = Some(plan);
+                Ok(())
+            }
+            _ => c.skip(),
+        }
+    }
+}
+
+impl<'e> CustomerInfo<'e> {
+    /// The same fields from a tree.
+    pub(crate) fn from_element(info: &'e Element) -> Self {
+        let plan = info.child("ServicePlanInfo").map(|p| ServicePlanInfo {
+            package_id: tree_text(p, "PackageId"),
+            add_ons: p.child("Addons").map(|l| {
+                l.children
+                    .iter()
+                    .map(|a| Text::Borrowed(a.text.as_str()))
+                    .collect()
+            }),
+            quantities: p.child("AddonQuantities").map(|l| {
+                l.children
+                    .iter()
+                    .map(|q| (tree_text(q, "AddOn"), tree_text(q, "Quantity")))
+                    .collect()
+            }),
+        });
+        Self {
+            children: info.children.len(),
+            customer_id: tree_text(info, "CustomerId"),
+            dealer_customer_id: tree_text(info, "DealerCustomerId"),
+            first_name: tree_text(info, "FirstName"),
+            last_name: tree_text(info, "LastName"),
+            company: tree_text(info, "CompanyName"),
+            email: tree_text(info, "PrimaryEmail"),
+            phone: tree_text(info, "PrimaryPhoneNumber"),
+            login_name: tree_text(info, "LoginName"),
+            is_terminated: tree_text(info, "IsTerminated"),
+            join_date: tree_text(info, "JoinDate"),
+            plan,
+        }
+    }
+
+    /// The account.
+    pub(crate) fn account(&self) -> Result<IspAccount, ParseError> {
+        let id = trimmed(&self.customer_id).ok_or("CustomerInfo has no CustomerId")?;
+        let id = parse_id(id, "CustomerId")?;
+        let plan_info = self.plan.as_ref();
+        let plan = match plan_info
+            .and_then(|p| trimmed(&p.package_id))
+            .filter(|p| !p.is_empty())
+        {
+            None => None,
+            Some(p) => Some(PlanId::new(parse_id(p, "PackageId")?.to_string())),
+        };
+        let text = |t: &Option<Text<'_>>| {
+            t.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let mut add_ons: BTreeSet<AddOn> = BTreeSet::new();
+        if let Some(list) = plan_info.and_then(|p| p.add_ons.as_ref()) {
+            for a in list {
+                let name = a.trim();
+                if !name.is_empty() {
+                    add_ons.insert(AddOn {
+                        feature: FeatureId::new(name),
+                        quantity: None,
+                    });
+                }
+            }
+        }
+        if let Some(list) = plan_info.and_then(|p| p.quantities.as_ref()) {
+            for (name, n) in list {
+                let (Some(name), Some(n)) = (name.as_deref(), n.as_deref()) else {
+                    return Err("an AddonQuantity lacks AddOn or Quantity".into());
+                };
+                let (name, n) = (name.trim(), n.trim());
+                let n = u32::try_from(parse_int(n)?)
+                    .map_err(|_| format!("quantity `{n}` is out of range"))?;
+                add_ons.retain(|a| a.feature.as_str() != name);
+                if n > 0 {
+                    add_ons.insert(AddOn {
+                        feature: FeatureId::new(name),
+                        quantity: Some(n),
+                    });
+                }
+            }
+        }
+        let terminated = match trimmed(&self.is_terminated) {
+            Some(t) => parse_bool(t)?,
+            None => false,
+        };
+        Ok(IspAccount {
+            id: AccountId::new(id.to_string()),
+            dealer_customer_id: text(&self.dealer_customer_id).map(DealerCustomerId::new),
+            contact: Contact {
+                first_name: text(&self.first_name).unwrap_or_default(),
+                last_name: text(&self.last_name).unwrap_or_default(),
+                company: text(&self.company),
+                email: text(&self.email),
+                phone: text(&self.phone),
+            },
+            login_name: text(&self.login_name),
+            initial_password: None,
+            plan,
+            add_ons,
+            status: if terminated {
+                AccountStatus::Terminated
+            } else {
+                AccountStatus::Active
+            },
+            created_at: trimmed(&self.join_date).and_then(parse_time),
+        })
+    }
+}
+
+fn trimmed<'t>(t: &'t Option<Text<'_>>) -> Option<&'t str> {
+    t.as_deref().map(str::trim)
+}
+
+/// Reads a `CustomerInfo` element into an account (the tree form of [`CustomerInfo`]).
+pub(crate) fn parse_customer_info(info: &Element) -> Result<IspAccount, ParseError> {
+    CustomerInfo::from_element(info).account()
+}
+
+/// `GetCustomerList`'s `ArrayOfInt`, read on the stream into account ids: every child's text
+/// is a whole number (the first that is not is the error).
+#[derive(Debug, Default)]
+pub(crate) struct CustomerIds {
+    ids: Vec<AccountId>,
+    error: Option<ParseError>,
+    /// Where the first entry's text started, to size the list at the second.
+    first_at: Option<u64>,
+}
+
+impl<'a> Fields<'a> for CustomerIds {
+    fn child(&mut self, _name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        let before = c.position();
+        match self.first_at {
+            None => self.first_at = Some(before),
+            Some(first) if self.ids.len() == 1 => {
+                // Size the list once from the first entry's length (tags included), so that a
+                // long list is not grown (and copied) step by step; bounded by the element
+                // limit.
+                let span = usize::try_from(before.saturating_sub(first)).unwrap_or(usize::MAX);
+                let guess = (c.remaining() / span.max(1)).saturating_add(2);
+                self.ids
+                    .reserve_exact(guess.min(crate::http::soap::MAX_ELEMENTS));
+            }
+            Some(_) => {}
+        }
+        let text = c.text()?;
+        if self.error.is_some() {
+            return Ok(());
+        }
+        match parse_int(&text) {
+            Ok(n) => self.ids.push(AccountId::new(exact_decimal(n))),
+            Err(e) => self.error = Some(e),
+        }
+        Ok(())
+    }
+}
+
+/// `n` in decimal, in a string of exactly its length (`to_string` reserves room for the
+/// longest number: for a list of 50,000 ids that is most of the list's memory).
+fn exact_decimal(n: i64) -> String {
+    use std::io::Write as _;
+    let mut buf = [0u8; 20];
+    let mut at = std::io::Cursor::new(&mut buf[..]);
+    // 20 bytes hold every i64 ("-9223372036854775808"): writing cannot fail.
+    if write!(at, "{n}").is_err() {
+        return n.to_string();
+    }
+    let len = usize::try_from(at.position()).unwrap_or(0);
+    match buf.get(..len).and_then(|d| std::str::from_utf8(d).ok()) {
+        Some(digits) => digits.to_owned(),
+        None => n.to_string(),
+    }
+}
+
+impl CustomerIds {
+    /// The ids, or the first entry that is not a number.
+    pub(crate) fn into_ids(self) -> Result<Vec<AccountId>, ParseError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.ids),
+        }
+    }
+}
+
+/// Decodes `GetCustomerInfoResponse` on the stream: `None` when the result is empty (how a
+/// missing customer may come back), else the account or why it cannot be read.
+pub(crate) fn decode_customer_info(
+    c: &mut Cursor<'_>,
+) -> Result<Option<Result<IspAccount, ParseError>>, XmlError> {
+    let info = result::<CustomerInfo<'_>>(c, "GetCustomerInfoResult")?;
+    Ok((info.children > 0).then(|| info.account()))
+}
+
+/// Decodes `GetCustomerListResponse` on the stream.
+pub(crate) fn decode_customer_list(
+    c: &mut Cursor<'_>,
+) -> Result<Result<Vec<AccountId>, ParseError>, XmlError> {
+    result::<CustomerIds>(c, "GetCustomerListResult").map(CustomerIds::into_ids)
+}
+
+/// One package of `GetPackageIds` (trimmed texts).
+#[derive(Debug, Default)]
+pub(crate) struct Package {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) group: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct PackageFields<'a> {
+    id: Option<Text<'a>>,
+    name: Option<Text<'a>>,
+    group: Option<Text<'a>>,
+}
+
+impl<'a> Fields<'a> for PackageFields<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "PackageId" => first_text(c, &mut self.id),
+            "PackageName" => first_text(c, &mut self.name),
+            "PackageGroup" => first_text(c, &mut self.group),
+            _ => c.skip(),
+        }
+    }
+}
+
+fn owned_trimmed(t: &Option<Text<'_>>) -> Option<String> {
+    t.as_deref().map(|t| t.trim().to_owned())
+}
+
+/// Every child of the result, each a package.
+#[derive(Debug, Default)]
+struct Packages(Vec<Package>);
+
+impl<'a> Fields<'a> for Packages {
+    fn child(&mut self, _name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        let mut p = PackageFields::default();
+        read_fields(c, &mut p)?;
+        self.0.push(Package {
+            id: owned_trimmed(&p.id),
+            name: owned_trimmed(&p.name),
+            group: owned_trimmed(&p.group),
+        });
+        Ok(())
+    }
+}
+
+/// Decodes `GetPackageIdsResponse` on the stream.
+pub(crate) fn decode_packages(c: &mut Cursor<'_>) -> Result<Vec<Package>, XmlError> {
+    result::<Packages>(c, "GetPackageIdsResult").map(|p| p.0)
+}
+
+/// One role of `GetLoginRoles` (modelled; trimmed texts).
+#[derive(Debug, Default)]
+pub(crate) struct Role {
+    pub(crate) name: Option<String>,
+    pub(crate) is_legacy: Option<String>,
+    pub(crate) template: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct RoleFields<'a> {
+    name: Option<Text<'a>>,
+    is_legacy: Option<Text<'a>>,
+    template: Option<Text<'a>>,
+}
+
+impl<'a> Fields<'a> for RoleFields<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "Name" => first_text(c, &mut self.name),
+            "IsLegacy" => first_text(c, &mut self.is_legacy),
+            "Template" => first_text(c, &mut self.template),
+            _ => c.skip(),
+        }
+    }
+}
+
+/// `GetLoginRoles`' result (modelled): the login, its roles and its permissions.
+#[derive(Debug, Default)]
+pub(crate) struct LoginRoles {
+    pub(crate) login_name: Option<String>,
+    pub(crate) roles: Vec<Role>,
+    pub(crate) permissions: Vec<String>,
+    seen_roles: bool,
+    seen_permissions: bool,
+}
+
+impl<'a> Fields<'a> for LoginRoles {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "LoginName" if self.login_name.is_none() => {
+                self.login_name = Some(c.text()?.trim().to_owned());
+                Ok(())
+            }
+            "Roles" if !self.seen_roles => {
+                self.seen_roles = true;
+                while c.next_child()?.is_some() {
+                    let mut r = RoleFields::default();
+                    read_fields(c, &mut r)?;
+                    self.roles.push(Role {
+                        name: owned_trimmed(&r.name),
+                        is_legacy: owned_trimmed(&r.is_legacy),
+                        template: owned_trimmed(&r.template),
+                    });
+                }
+                Ok(())
+            }
+            "Permissions" if !self.seen_permissions => {
+                self.seen_permissions = true;
+                while c.next_child()?.is_some() {
+                    self.permissions.push(c.text()?.trim().to_owned());
+                }
+                Ok(())
+            }
+            _ => c.skip(),
+        }
+    }
+}
+
+/// Decodes `GetLoginRolesResponse` on the stream.
+pub(crate) fn decode_login_roles(c: &mut Cursor<'_>) -> Result<LoginRoles, XmlError> {
+    result::<LoginRoles>(c, "GetLoginRolesResult")
+}
+
+/// Reads the `<OpResult>` (or the response's own content) of `op` into `F`: see
+/// [`stream::result_fields`].
+pub(crate) fn result<'a, F: Fields<'a>>(c: &mut Cursor<'a>, result: &str) -> Result<F, XmlError> {
+    stream::result_fields(c, result)
 }
 
 /// Alarm.com's answer parsers are internal; their hostile-input tests live here.

@@ -989,3 +989,282 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// the streaming decoders against the tree decoders
+
+/// What each Alarm.com decoder makes of an answer: the `CustomerInfo` account (or "no
+/// customer" for an empty result), the `{Success, ErrorMessage}` outcome with `CreateCustomer`'s
+/// extra fields, the `GetCustomerList` ids, and a bare result's text read as a boolean and a
+/// number. The result is the `<OpResult>` of the answer's operation, or the response itself.
+fn decoded_by_tree(input: &[u8]) -> Vec<String> {
+    let response = match soap::read_envelope(input) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{e:?}")],
+    };
+    let op = response
+        .name
+        .strip_suffix("Response")
+        .unwrap_or(&response.name)
+        .to_owned();
+    let mut response = response;
+    let r = response
+        .take_child(&format!("{op}Result"))
+        .unwrap_or(response);
+    let owned = |name: &str| r.child_text(name).map(str::to_owned);
+    vec![
+        format!(
+            "{:?}",
+            (!r.children.is_empty()).then(|| parse_customer_info(&r))
+        ),
+        format!(
+            "{:?}",
+            (
+                success(&r),
+                owned("CustomerId"),
+                owned("LoginName"),
+                owned("Password")
+            )
+        ),
+        format!(
+            "{:?}",
+            r.children
+                .iter()
+                .map(|c| parse_int(&c.text).map(|n| n.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+        ),
+        format!("{:?}", (&r.text, parse_bool(&r.text), parse_int(&r.text))),
+        format!(
+            "{:?}",
+            r.children
+                .iter()
+                .map(|p| {
+                    let t = |n: &str| p.child_text(n).map(str::to_owned);
+                    (t("PackageId"), t("PackageName"), t("PackageGroup"))
+                })
+                .collect::<Vec<_>>()
+        ),
+        format!(
+            "{:?}",
+            (
+                owned("LoginName"),
+                r.child("Roles")
+                    .map(|x| x.children.as_slice())
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|role| {
+                        let t = |n: &str| role.child_text(n).map(str::to_owned);
+                        (t("Name"), t("IsLegacy"), t("Template"))
+                    })
+                    .collect::<Vec<_>>(),
+                r.child("Permissions")
+                    .map(|p| {
+                        p.children
+                            .iter()
+                            .map(|c| c.text.trim().to_owned())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            )
+        ),
+    ]
+}
+
+/// [`decoded_by_tree`] with the streaming decoders the provider uses.
+fn decoded_on_stream(input: &[u8]) -> Vec<String> {
+    use super::{CustomerIds, CustomerInfo, Outcome, result};
+    use crate::http::soap::stream::{self, BareText, Cursor, Text};
+
+    fn on_stream<T: Debug>(
+        input: &[u8],
+        decode: impl for<'a> FnOnce(&mut Cursor<'a>, &str) -> Result<T, soap::XmlError>,
+    ) -> Result<T, SoapError> {
+        stream::read_response(input, |c, name| {
+            let op = name.strip_suffix("Response").unwrap_or(name);
+            decode(c, &format!("{op}Result")).map(Ok)
+        })
+    }
+    let owned = |t: &Option<Text<'_>>| t.as_deref().map(|t| t.trim().to_owned());
+    let info = on_stream(input, |c, r| {
+        let info = result::<CustomerInfo<'_>>(c, r)?;
+        Ok((info.children > 0).then(|| info.account()))
+    });
+    let info = match info {
+        Ok(v) => v,
+        Err(e) => return vec![format!("{e:?}")],
+    };
+    let outcome = on_stream(input, |c, r| {
+        let o = result::<Outcome<'_>>(c, r)?;
+        Ok((
+            o.success(),
+            owned(&o.customer_id),
+            owned(&o.login_name),
+            owned(&o.password),
+        ))
+    });
+    let ids = on_stream(input, |c, r| {
+        Ok(result::<CustomerIds>(c, r)?
+            .into_ids()
+            .map(|ids| ids.into_iter().map(|i| i.to_string()).collect::<Vec<_>>()))
+    });
+    let bare = on_stream(input, |c, r| {
+        let t = result::<BareText<'_>>(c, r)?;
+        let text = t.text.into_owned();
+        let (b, n) = (parse_bool(&text), parse_int(&text));
+        Ok((text, b, n))
+    });
+    let packages = on_stream(input, |c, r| {
+        Ok(result::<super::Packages>(c, r)?
+            .0
+            .into_iter()
+            .map(|p| (p.id, p.name, p.group))
+            .collect::<Vec<_>>())
+    });
+    let roles = on_stream(input, |c, r| {
+        let l = result::<super::LoginRoles>(c, r)?;
+        Ok((
+            l.login_name,
+            l.roles
+                .into_iter()
+                .map(|r| (r.name, r.is_legacy, r.template))
+                .collect::<Vec<_>>(),
+            l.permissions,
+        ))
+    });
+    let show = |r: Result<String, SoapError>| r.unwrap_or_else(|e| format!("{e:?}"));
+    vec![
+        format!("{info:?}"),
+        show(outcome.map(|o| format!("{o:?}"))),
+        show(ids.map(|i| format!("{i:?}"))),
+        show(bare.map(|b| format!("{b:?}"))),
+        show(packages.map(|p| format!("{p:?}"))),
+        show(roles.map(|r| format!("{r:?}"))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(1_500))]
+
+    /// Hostile `CustomerInfo` trees written as envelopes: the streaming decoders give what the
+    /// tree decoders give, account, outcome, ids and bare values alike.
+    #[test]
+    fn stream_decoders_agree_with_tree_decoders_on_hostile_infos(
+        version in version(),
+        (_, info) in hostile_infos(),
+    ) {
+        let xml = answer(version, "GetCustomerInfo", &info);
+        prop_assert_eq!(decoded_on_stream(xml.as_bytes()), decoded_by_tree(xml.as_bytes()));
+    }
+}
+
+proptest! {
+    #![proptest_config(config(6_000))]
+
+    /// Real answers mutated at the byte level: the same decoded values, the same refusals.
+    #[test]
+    fn stream_decoders_agree_with_tree_decoders_on_mutated_answers(
+        sample in any::<Index>(),
+        mutations in vec(mutation(INSERTS), 1..5),
+    ) {
+        let input = mutate(SAMPLES[sample.index(SAMPLES.len())].as_bytes(), &mutations);
+        prop_assert_eq!(decoded_on_stream(&input), decoded_by_tree(&input));
+    }
+}
+
+#[test]
+fn stream_decoders_agree_with_tree_decoders_on_the_samples() {
+    for sample in SAMPLES.iter() {
+        assert_eq!(
+            decoded_on_stream(sample.as_bytes()),
+            decoded_by_tree(sample.as_bytes()),
+            "{sample}"
+        );
+    }
+}
+
+#[test]
+fn direct_writers_write_what_the_node_builders_write() {
+    use super::{
+        authentication_header, change_service_plan, customer_request, write_authentication,
+        write_change_service_plan, write_customer_request, write_one_field, write_set_quantity,
+    };
+    use crate::http::soap::{WriteXml, XmlWriter, envelope_into};
+
+    fn bytes(w: &dyn WriteXml) -> String {
+        let mut out = Vec::new();
+        w.write_xml(&mut XmlWriter::new(&mut out));
+        String::from_utf8(out).expect("utf-8")
+    }
+    for (user, password, two) in [("u", "p<&>\"'", ""), ("wire-user", "s3cret", "dev-1")] {
+        assert_eq!(
+            bytes(&|w: &mut XmlWriter<'_>| write_authentication(w, user, password, two)),
+            bytes(&authentication_header(user, password, two))
+        );
+    }
+    for id in [1, 7_000_001, i64::MAX] {
+        assert_eq!(
+            bytes(&|w: &mut XmlWriter<'_>| write_customer_request(w, "GetCustomerInfo", id)),
+            bytes(&customer_request("GetCustomerInfo", id))
+        );
+        assert_eq!(
+            bytes(&|w: &mut XmlWriter<'_>| write_set_quantity(w, id, "ProVideo", 3)),
+            bytes(
+                &customer_request("SetAddOnQuantity", id)
+                    .field("addOn", "ProVideo")
+                    .field("quantity", "3")
+            )
+        );
+    }
+    for add_ons in [vec![], vec!["LightAutomation".to_owned(), "Z&W".to_owned()]] {
+        assert_eq!(
+            bytes(&|w: &mut XmlWriter<'_>| write_change_service_plan(
+                w,
+                "ChangeServicePlan",
+                42,
+                "9",
+                &add_ons
+            )),
+            bytes(&change_service_plan("ChangeServicePlan", 42, "9", &add_ons))
+        );
+    }
+    assert_eq!(
+        bytes(&|w: &mut XmlWriter<'_>| write_one_field(
+            w,
+            "GetCustomerList",
+            "includeTermed",
+            "true"
+        )),
+        bytes(
+            &Node::new("GetCustomerList")
+                .xmlns(NAMESPACE)
+                .field("includeTermed", "true")
+        )
+    );
+    // The envelope declares only the namespace it uses.
+    let mut out = Vec::new();
+    envelope_into(
+        &mut out,
+        SoapVersion::V11,
+        None,
+        &customer_request("GetCustomerInfo", 1),
+    );
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        !text.contains("xmlns:xsi") && !text.contains("xmlns:xsd"),
+        "{text}"
+    );
+    assert_eq!(text.matches("xmlns").count(), 2, "{text}");
+}
+
+proptest! {
+    #![proptest_config(config(4_000))]
+
+    /// The ids of a customer list are written exactly as `to_string` writes them, in strings
+    /// no longer than the number.
+    #[test]
+    fn list_ids_are_written_exactly(n in any::<i64>()) {
+        let s = super::exact_decimal(n);
+        prop_assert_eq!(&s, &n.to_string());
+        prop_assert_eq!(s.capacity(), s.len());
+    }
+}

@@ -329,7 +329,7 @@ impl BrinksHome {
             url: self.url.clone(),
             operation,
             header: Some(&header),
-            body,
+            body: &body,
             idempotent,
         };
         let result = self

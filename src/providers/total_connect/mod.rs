@@ -464,46 +464,45 @@ impl TotalConnect {
             .base
             .join(wire::SOAP_PATH)
             .map_err(|e| Error::invalid_request(PROVIDER, OP, e.to_string()))?;
-        let element = self
+        let fields = self
             .soap
-            .call(SoapCall {
-                url,
-                operation: OP,
-                header: None,
-                body,
-                // A login that fails in transit did not reject the credentials: repeating it is
-                // safe.
-                idempotent: true,
-            })
+            .call_with(
+                SoapCall {
+                    url,
+                    operation: OP,
+                    header: None,
+                    body: &body,
+                    // A login that fails in transit did not reject the credentials: repeating it
+                    // is safe.
+                    idempotent: true,
+                },
+                wire::decode_login,
+            )
             .await
             .map_err(|f| {
                 f.into_error(|fault| {
                     crate::http::soap::SoapError::Fault(fault).into_error(PROVIDER, OP)
                 })
             })?;
-        let result = element
-            .child("AuthenticateUserLoginResult")
-            .ok_or_else(|| Self::invalid_response(OP, "no AuthenticateUserLoginResult"))?;
-        let code = result
-            .child_text("ResultCode")
-            .ok_or_else(|| Self::invalid_response(OP, "no ResultCode"))?;
+        let (code, data, session) =
+            fields.ok_or_else(|| Self::invalid_response(OP, "no AuthenticateUserLoginResult"))?;
+        let code = code.ok_or_else(|| Self::invalid_response(OP, "no ResultCode"))?;
         let code = code.parse::<i64>().map_err(|_| {
             Self::invalid_response(OP, format!("ResultCode `{code}` is not a number"))
         })?;
         let status = ResultStatus {
             code,
-            data: result.child_text("ResultData").unwrap_or("").to_owned(),
+            data: data.unwrap_or_default(),
         };
         match wire::classify(code) {
             CodeClass::Success => {
-                let token = result
-                    .child_text("SessionID")
-                    .filter(|s| !s.is_empty())
+                let token = session
+                    .filter(|s| !s.expose_secret().is_empty())
                     .ok_or_else(|| {
                         Self::invalid_response(OP, "no SessionID in a successful login")
                     })?;
                 tracing::info!(provider = PROVIDER, operation = OP, "logged in");
-                Ok(SecretString::from(token.to_owned()))
+                Ok(token)
             }
             class => {
                 let error = result_error(OP, &status)

@@ -1,7 +1,11 @@
 //! Total Connect's wire format: the TC2 SOAP login (seen), the result-code table (seen), and
 //! the AlarmNet 360 dealer API (modelled as JSON with bearer tokens). Nothing here does I/O.
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+use crate::http::soap::XmlError;
+use crate::http::soap::stream::{Cursor, Fields, Text, first_text, read_fields};
 
 /// The TC2 SOAP namespace; `SOAPAction` is this plus the operation.
 pub(crate) const NAMESPACE: &str = "https://services.alarmnet.com/TC2/";
@@ -294,3 +298,62 @@ pub(crate) struct CallbackReply {
 #[cfg(test)]
 #[path = "wire_proptest.rs"]
 mod proptests;
+
+/// `AuthenticateUserLoginResponse` read on the stream: the first
+/// `AuthenticateUserLoginResult`'s `ResultCode`, `ResultData` and `SessionID` (the first of
+/// each, untrimmed).
+#[derive(Debug, Default)]
+pub(crate) struct LoginResponse<'a> {
+    /// The result, when there is one.
+    pub(crate) result: Option<LoginResult<'a>>,
+}
+
+/// The fields of `AuthenticateUserLoginResult`.
+#[derive(Debug, Default)]
+pub(crate) struct LoginResult<'a> {
+    pub(crate) code: Option<Text<'a>>,
+    pub(crate) data: Option<Text<'a>>,
+    pub(crate) session: Option<Text<'a>>,
+}
+
+impl<'a> Fields<'a> for LoginResult<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        match name {
+            "ResultCode" => first_text(c, &mut self.code),
+            "ResultData" => first_text(c, &mut self.data),
+            "SessionID" => first_text(c, &mut self.session),
+            _ => c.skip(),
+        }
+    }
+}
+
+impl<'a> Fields<'a> for LoginResponse<'a> {
+    fn child(&mut self, name: &str, c: &mut Cursor<'a>) -> Result<(), XmlError> {
+        if name == "AuthenticateUserLoginResult" && self.result.is_none() {
+            let mut result = LoginResult::default();
+            read_fields(c, &mut result)?;
+            self.result = Some(result);
+            Ok(())
+        } else {
+            c.skip()
+        }
+    }
+}
+
+/// What a login answered, owned: the trimmed `ResultCode`, `ResultData` and `SessionID` of the
+/// result, or `None` when there is no result.
+pub(crate) type LoginFields = Option<(Option<String>, Option<String>, Option<SecretString>)>;
+
+/// Decodes `AuthenticateUserLoginResponse` on the stream (the cursor is inside it).
+pub(crate) fn decode_login(c: &mut Cursor<'_>) -> Result<LoginFields, XmlError> {
+    let mut response = LoginResponse::default();
+    read_fields(c, &mut response)?;
+    let trimmed = |t: &Option<Text<'_>>| t.as_deref().map(|t| t.trim().to_owned());
+    Ok(response.result.map(|r| {
+        (
+            trimmed(&r.code),
+            trimmed(&r.data),
+            trimmed(&r.session).map(SecretString::from),
+        )
+    }))
+}
