@@ -296,15 +296,18 @@ async fn postgres(
     let sep = if server.contains('?') { '&' } else { '?' };
     match PgStore::connect(&format!("{server}{sep}options[search_path]={schema}")).await {
         Ok(store) => {
+            // First, on empty tables: the engine's pull.
+            let store = Arc::new(store);
+            through_engine("postgres (loopback)", store.clone(), provider, n).await;
             let events = ids("one", scale(3_000));
-            let elapsed = per_event(&store, "bench", &events).await;
+            let elapsed = per_event(store.as_ref(), "bench", &events).await;
             report(
                 "postgres (loopback), per event, 1 stream",
                 events.len(),
                 elapsed,
             );
             let events = ids("conc", scale(10_000));
-            let elapsed = per_event_concurrent(&store, "bench", &events, 8).await;
+            let elapsed = per_event_concurrent(store.as_ref(), "bench", &events, 8).await;
             report(
                 "postgres (loopback), per event, 8 streams",
                 events.len(),
@@ -313,7 +316,6 @@ async fn postgres(
             let configs: Vec<String> = (0..8).map(|i| format!("bench-{i}")).collect();
             let events = ids("many", scale(10_000));
             let start = Instant::now();
-            let store = Arc::new(store);
             stream::iter(events.iter().enumerate())
                 .for_each_concurrent(8, |(i, event)| {
                     let store = store.clone();
@@ -337,7 +339,6 @@ async fn postgres(
                     elapsed,
                 );
             }
-            through_engine("postgres (loopback)", store.clone(), provider, n).await;
             store.close().await;
         }
         Err(e) => eprintln!("postgres store: {e}"),
