@@ -295,13 +295,17 @@ fn ids(events: &[IspEvent]) -> Vec<EventId> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A store that fails chosen methods once.
+// A store that fails chosen methods once, and counts the claim and record calls it gets.
 
 #[derive(Debug)]
 struct FaultyStore {
     inner: MemoryStore,
     fail_mark_applied: AtomicU32,
     fail_put_cursor: AtomicU32,
+    claims: AtomicU32,
+    claim_batches: AtomicU32,
+    marks: AtomicU32,
+    mark_batches: AtomicU32,
 }
 
 impl FaultyStore {
@@ -310,6 +314,10 @@ impl FaultyStore {
             inner,
             fail_mark_applied: AtomicU32::new(0),
             fail_put_cursor: AtomicU32::new(0),
+            claims: AtomicU32::new(0),
+            claim_batches: AtomicU32::new(0),
+            marks: AtomicU32::new(0),
+            mark_batches: AtomicU32::new(0),
         }
     }
 
@@ -349,11 +357,33 @@ impl SyncStore for FaultyStore {
         ttl: Duration,
         mode: ClaimMode,
     ) -> R<Claim> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
         self.inner.claim(config, event, claimant, ttl, mode).await
     }
+    async fn claim_batch(
+        &self,
+        config: &str,
+        events: &[EventId],
+        claimant: &str,
+        ttl: Duration,
+        mode: ClaimMode,
+    ) -> R<Vec<Claim>> {
+        self.claim_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .claim_batch(config, events, claimant, ttl, mode)
+            .await
+    }
     async fn mark_applied(&self, config: &str, event: &EventId, claimant: &str) -> R<()> {
+        self.marks.fetch_add(1, Ordering::SeqCst);
         Self::trip(&self.fail_mark_applied, "mark_applied")?;
         self.inner.mark_applied(config, event, claimant).await
+    }
+    async fn mark_applied_batch(&self, config: &str, events: &[EventId], claimant: &str) -> R<u64> {
+        self.mark_batches.fetch_add(1, Ordering::SeqCst);
+        Self::trip(&self.fail_mark_applied, "mark_applied_batch")?;
+        self.inner
+            .mark_applied_batch(config, events, claimant)
+            .await
     }
     async fn park(&self, config: &str, event: &IspEvent, reason: &str, claimant: &str) -> R<()> {
         self.inner.park(config, event, reason, claimant).await
@@ -1297,96 +1327,6 @@ async fn counters_in_the_status_count_each_event_once() {
     assert_eq!(engine.status(CONFIG).await.expect("status").applied, 5);
 }
 
-/// Counts the store calls the engine makes.
-#[derive(Debug)]
-struct CountingStore {
-    inner: MemoryStore,
-    claims: AtomicU32,
-    claim_batches: AtomicU32,
-    marks: AtomicU32,
-    mark_batches: AtomicU32,
-}
-
-#[async_trait]
-impl SyncStore for CountingStore {
-    async fn cursor(&self, config: &str) -> R<Option<Cursor>> {
-        self.inner.cursor(config).await
-    }
-    async fn put_cursor(&self, config: &str, holder: &str, cursor: &Cursor) -> R<bool> {
-        self.inner.put_cursor(config, holder, cursor).await
-    }
-    async fn claim(
-        &self,
-        config: &str,
-        event: &EventId,
-        claimant: &str,
-        ttl: Duration,
-        mode: ClaimMode,
-    ) -> R<Claim> {
-        self.claims.fetch_add(1, Ordering::SeqCst);
-        self.inner.claim(config, event, claimant, ttl, mode).await
-    }
-    async fn claim_batch(
-        &self,
-        config: &str,
-        events: &[EventId],
-        claimant: &str,
-        ttl: Duration,
-        mode: ClaimMode,
-    ) -> R<Vec<Claim>> {
-        self.claim_batches.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .claim_batch(config, events, claimant, ttl, mode)
-            .await
-    }
-    async fn mark_applied(&self, config: &str, event: &EventId, claimant: &str) -> R<()> {
-        self.marks.fetch_add(1, Ordering::SeqCst);
-        self.inner.mark_applied(config, event, claimant).await
-    }
-    async fn mark_applied_batch(&self, config: &str, events: &[EventId], claimant: &str) -> R<u64> {
-        self.mark_batches.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .mark_applied_batch(config, events, claimant)
-            .await
-    }
-    async fn park(&self, config: &str, event: &IspEvent, reason: &str, claimant: &str) -> R<()> {
-        self.inner.park(config, event, reason, claimant).await
-    }
-    async fn release(&self, config: &str, event: &EventId, claimant: &str) -> R<()> {
-        self.inner.release(config, event, claimant).await
-    }
-    async fn parked(&self, config: &str) -> R<Vec<ParkedEvent>> {
-        self.inner.parked(config).await
-    }
-    async fn parked_event(&self, config: &str, event: &EventId) -> R<Option<ParkedEvent>> {
-        self.inner.parked_event(config, event).await
-    }
-    async fn snapshot(&self, config: &str, account: &AccountId) -> R<Option<AccountSnapshot>> {
-        self.inner.snapshot(config, account).await
-    }
-    async fn put_snapshot(&self, config: &str, snapshot: &AccountSnapshot) -> R<()> {
-        self.inner.put_snapshot(config, snapshot).await
-    }
-    async fn acquire_lease(&self, config: &str, holder: &str, ttl: Duration) -> R<bool> {
-        self.inner.acquire_lease(config, holder, ttl).await
-    }
-    async fn renew_lease(&self, config: &str, holder: &str, ttl: Duration) -> R<bool> {
-        self.inner.renew_lease(config, holder, ttl).await
-    }
-    async fn release_lease(&self, config: &str, holder: &str) -> R<()> {
-        self.inner.release_lease(config, holder).await
-    }
-    async fn lease(&self, config: &str) -> R<Option<Lease>> {
-        self.inner.lease(config).await
-    }
-    async fn record(&self, config: &str, update: &StatusUpdate) -> R<()> {
-        self.inner.record(config, update).await
-    }
-    async fn status(&self, config: &str) -> R<SyncStatus> {
-        self.inner.status(config).await
-    }
-}
-
 /// A pulled page is claimed and recorded a chunk at a time: 250 events in pages of 100 and
 /// chunks of 40 cost 8 claim calls and 8 record calls (pages of 100, 100 and 50 events:
 /// 40+40+20, 40+40+20, 40+10),
@@ -1397,13 +1337,7 @@ async fn a_page_is_claimed_and_recorded_a_chunk_at_a_time() {
     let feed = Feed::new(100);
     let events = feed.push(250, start());
     let sink = Arc::new(Sink::default());
-    let store = Arc::new(CountingStore {
-        inner: world.store.clone(),
-        claims: AtomicU32::new(0),
-        claim_batches: AtomicU32::new(0),
-        marks: AtomicU32::new(0),
-        mark_batches: AtomicU32::new(0),
-    });
+    let store = Arc::new(FaultyStore::new(world.store.clone()));
     let engine = world.engine_on(store.clone(), "replica-1", &sink);
     let report = engine.pull_once(CONFIG, &feed).await.expect("pull");
     assert_eq!(report.outcome, PullOutcome::CaughtUp);
