@@ -324,3 +324,117 @@ fn a_problem_after_what_the_decoder_read_still_refuses_the_answer() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Everything a cursor reads, step by step (each start with its namespace and depth), and
+/// whether it gave up; the first error ends it.
+fn items(cursor: Result<stream::Cursor<'_>, soap::XmlError>) -> (Vec<String>, bool) {
+    let mut c = match cursor {
+        Ok(c) => c,
+        Err(e) => return (vec![format!("error: {e}")], false),
+    };
+    let mut out = Vec::new();
+    loop {
+        match c.next_item() {
+            Ok(stream::Item::Start(name)) => {
+                out.push(format!("<{name} {:?} {}", c.namespace(), c.depth()));
+            }
+            Ok(stream::Item::Text(t)) => out.push(format!("text {t:?}")),
+            Ok(stream::Item::Char(ch)) => out.push(format!("char {ch:?}")),
+            Ok(stream::Item::End) => out.push(format!("/ {}", c.depth())),
+            Ok(stream::Item::Eof) => return (out, c.gave_up()),
+            Err(e) => {
+                out.push(format!("error: {e}"));
+                return (out, c.gave_up());
+            }
+        }
+    }
+}
+
+/// The quick path against quick-xml on one input: where the quick path does not give up, it
+/// reads exactly the same steps. Whether it read the document.
+fn quick_agrees(input: &[u8]) -> bool {
+    let (exact, exact_gave_up) = items(stream::Cursor::new(input));
+    assert!(!exact_gave_up, "quick-xml never gives up");
+    let (quick, gave_up) = items(stream::Cursor::quick(input));
+    if gave_up {
+        return false;
+    }
+    assert_eq!(
+        quick,
+        exact,
+        "the quick path reads {:?} differently",
+        String::from_utf8_lossy(input)
+    );
+    true
+}
+
+#[test]
+fn the_quick_path_reads_real_answers_exactly_as_quick_xml() {
+    let corpus = corpus();
+    // The first twelve documents of the corpus are answers as the services give them: the
+    // quick path must read every one of them itself.
+    for doc in corpus.iter().take(12) {
+        assert!(quick_agrees(doc.as_bytes()), "gave up on {doc}");
+    }
+    let read: usize = corpus.iter().filter(|d| quick_agrees(d.as_bytes())).count();
+    assert!(
+        read < corpus.len(),
+        "the hostile documents are left to quick-xml"
+    );
+}
+
+#[test]
+fn the_quick_path_reads_mutated_answers_exactly_as_quick_xml() {
+    let corpus = corpus();
+    let mut rng = Rng(0x5eed_cafe_f00d_0002);
+    let (mut read, mut left) = (0u32, 0u32);
+    for round in 0..30_000 {
+        let doc = &corpus[round % corpus.len()];
+        let input = mutate(&mut rng, doc.as_bytes());
+        if quick_agrees(&input) {
+            read += 1;
+        } else {
+            left += 1;
+        }
+    }
+    // Both the quick path's reading and its giving up were exercised.
+    assert!(read > 1_000 && left > 1_000, "{read} / {left}");
+}
+
+#[test]
+fn the_quick_path_leaves_what_it_does_not_read_to_quick_xml() {
+    for doc in [
+        "<a><!-- c --></a>",
+        "<a><![CDATA[x]]></a>",
+        "<!DOCTYPE a><a/>",
+        "<a>&#65;</a>",
+        "<a>&nbsp;</a>",
+        "<a>line\r\nend</a>",
+        "<a b='1 &amp; 2'/>",
+        "<a b='x\ny'/>",
+        "<a b='1' b='2'/>",
+        "<a><?pi x?></a>",
+        "<xml:a/>",
+        "<a xmlns:xml='urn:x'/>",
+        "<a:b:c xmlns:a='urn:x'/>",
+        "<a></b>",
+        "<a>",
+        "<a/><b/>",
+        "<é/>",
+    ] {
+        let (_, gave_up) = items(stream::Cursor::quick(doc.as_bytes()));
+        assert!(gave_up, "the quick path read {doc:?}");
+        // And the answer is quick-xml's all the same.
+        agree(doc.as_bytes());
+    }
+    let plain = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP11_NS}"><s:Body><R xmlns="{ALARM}" a="1"><b>x &amp; y</b><c/></R></s:Body></s:Envelope>"#
+    );
+    let (steps, gave_up) = items(stream::Cursor::quick(plain.as_bytes()));
+    assert!(!gave_up, "{steps:?}");
+    assert_eq!(
+        steps[2],
+        format!("<R {:?} 3", Some(ALARM)),
+        "the default namespace applies"
+    );
+}

@@ -193,7 +193,7 @@ impl SoapClient {
     pub async fn call_with<T>(
         &self,
         call: SoapCall<'_>,
-        decode: impl for<'a> FnOnce(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
+        decode: impl for<'a> Fn(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
     ) -> std::result::Result<T, SoapFailure> {
         let operation = call.operation;
         let response = self.send(call).await?;
@@ -205,7 +205,7 @@ impl SoapClient {
         &self,
         operation: &'static str,
         body: &[u8],
-        decode: impl for<'a> FnOnce(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
+        decode: impl for<'a> Fn(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
     ) -> std::result::Result<T, SoapFailure> {
         let read = stream::read_operation(body, operation, self.namespace, decode);
         match read {

@@ -14,6 +14,20 @@
 //! document the tree reader refuses is refused here too, whatever the decoder looked at, and a
 //! problem of the document wins over whatever the decoder found, as it does in the tree reader.
 //!
+//! # The quick path
+//!
+//! quick-xml's namespace reader costs more than everything a decoder does with what it reads.
+//! So [`read_response`] and [`parse`] first read on the quick path ([`Cursor::quick`]): a
+//! tokenizer for the plain XML vendors send (elements, attributes, text, the five predefined
+//! entities, an XML declaration at the start). On anything else (a comment, CDATA, a DTD, a
+//! processing instruction, a character reference, a carriage return, an attribute value with a
+//! reference or a line break, a reserved prefix, a repeated attribute, a name outside
+//! `[A-Za-z0-9._:-]`, a limit reached, and every malformed construct) it gives up, and the
+//! document is read again on quick-xml ([`Cursor::new`]), whose answer or error is the answer.
+//! So the quick path never decides that a document is wrong, and a decoder may run twice (the
+//! decoders are `Fn`). What it reads, it reads item for item as quick-xml does: the differential
+//! tests (`tests/soap_stream.rs`) hold it to that on the corpus and 30,000 mutations.
+//!
 //! The tree reader stays: [`parse`] here builds the same [`Element`] tree from the stream (the
 //! differential tests hold the two readers to the same answers), and [`read_envelope`] is
 //! [`super::read_envelope`] on the stream.
@@ -31,6 +45,8 @@ use quick_xml::reader::NsReader;
 
 use super::{Element, MAX_DEPTH, MAX_ELEMENTS, SOAP11_NS, SOAP12_NS, SoapError, SoapVersion};
 use super::{XmlError, read_fault};
+
+mod quick;
 
 /// Text read from a document: borrowed from it unless a reference had to be resolved.
 pub type Text<'a> = Cow<'a, str>;
@@ -51,7 +67,27 @@ pub enum Item<'a> {
 }
 
 /// A position in a document being read. See the [module docs](self) for the rules it applies.
+///
+/// A cursor reads either on quick-xml ([`Cursor::new`]), which gives the exact answer or the
+/// exact error for any document, or on the quick path ([`Cursor::quick`]), which reads the plain
+/// XML vendors send several times faster and [gives up](Cursor::gave_up) on anything else, so
+/// that the document is read again with [`Cursor::new`]. [`read_response`] and [`parse`] do
+/// exactly that.
 pub struct Cursor<'a> {
+    inner: Inner<'a>,
+    /// The first problem met; every later step reports it again.
+    error: Option<XmlError>,
+    /// The quick path gave up: the document must be read again on quick-xml.
+    gave_up: bool,
+}
+
+enum Inner<'a> {
+    Exact(Box<Exact<'a>>),
+    Quick(quick::Quick<'a>),
+}
+
+/// The cursor on quick-xml's namespace reader.
+struct Exact<'a> {
     input: &'a str,
     reader: NsReader<&'a [u8]>,
     /// Local names of the open elements, outermost first.
@@ -63,20 +99,19 @@ pub struct Cursor<'a> {
     /// The namespace of the last start, when bound.
     ns: String,
     ns_bound: bool,
-    /// The last start, for [`element`](Self::element)'s attributes.
+    /// The last start, for [`Cursor::element`]'s attributes.
     start: Option<BytesStart<'a>>,
-    /// The first problem met; every later step reports it again.
-    error: Option<XmlError>,
 }
 
 impl std::fmt::Debug for Cursor<'_> {
     /// The position and depth only: a document may hold credentials.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cursor")
-            .field("position", &self.reader.buffer_position())
-            .field("depth", &self.open.len())
-            .field("elements", &self.count)
+            .field("quick", &matches!(self.inner, Inner::Quick(_)))
+            .field("position", &self.position())
+            .field("depth", &self.depth())
             .field("error", &self.error)
+            .field("gave_up", &self.gave_up)
             .finish()
     }
 }
@@ -90,15 +125,18 @@ fn local(name: &str) -> &str {
     }
 }
 
-impl<'a> Cursor<'a> {
-    /// A cursor at the start of `input`, which must be UTF-8.
-    pub fn new(input: &'a [u8]) -> Result<Self, XmlError> {
-        let text = std::str::from_utf8(input)
-            .map_err(|e| XmlError(format!("the document is not UTF-8 ({e})")))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+/// `input` as text, without its byte order mark.
+fn utf8(input: &[u8]) -> Result<&str, XmlError> {
+    let text = std::str::from_utf8(input)
+        .map_err(|e| XmlError(format!("the document is not UTF-8 ({e})")))?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+impl<'a> Exact<'a> {
+    fn new(text: &'a str) -> Self {
         let mut reader = NsReader::from_str(text);
         reader.config_mut().check_end_names = true;
-        Ok(Self {
+        Self {
             input: text,
             reader,
             open: Vec::with_capacity(16),
@@ -108,8 +146,7 @@ impl<'a> Cursor<'a> {
             ns: String::new(),
             ns_bound: false,
             start: None,
-            error: None,
-        })
+        }
     }
 
     /// `part` as a slice of the input, when it is one (it always is for names the reader
@@ -120,20 +157,6 @@ impl<'a> Cursor<'a> {
         match self.input.get(at..at.saturating_add(part.len())) {
             Some(s) if std::ptr::eq(s.as_ptr(), part.as_ptr()) => Cow::Borrowed(s),
             _ => Cow::Owned(part.to_owned()),
-        }
-    }
-
-    /// The next step. After a problem, the same problem again.
-    pub fn next_item(&mut self) -> Result<Item<'a>, XmlError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        match self.step() {
-            Ok(item) => Ok(item),
-            Err(e) => {
-                self.error = Some(e.clone());
-                Err(e)
-            }
         }
     }
 
@@ -250,25 +273,125 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The attributes of the last start, `xmlns` declarations left out: (local name, value).
+    fn attributes(&self, into: &mut Vec<(String, String)>) -> Result<(), XmlError> {
+        let Some(start) = self
+            .start
+            .as_ref()
+            .filter(|s| !s.attributes_raw().trim_ascii().is_empty())
+        else {
+            return Ok(());
+        };
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| XmlError(format!("bad attribute: {e}")))?;
+            let key = attr.key.as_ref();
+            if key.starts_with("xmlns") {
+                continue;
+            }
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| XmlError(format!("bad attribute value: {e}")))?;
+            into.push((local(key).to_owned(), value.into_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// What the quick path answers once it has given up (never shown: the document is read again).
+const GAVE_UP: &str = "the quick reader gave up on this document";
+
+impl<'a> Cursor<'a> {
+    /// A cursor on quick-xml at the start of `input`, which must be UTF-8: the exact answer or
+    /// the exact error for any document.
+    pub fn new(input: &'a [u8]) -> Result<Self, XmlError> {
+        Ok(Self::exact(utf8(input)?))
+    }
+
+    /// A cursor on the quick path at the start of `input`, which must be UTF-8. When it meets
+    /// anything outside the plain XML it reads, it [gives up](Self::gave_up): every step then
+    /// fails, and the document must be read again with [`Cursor::new`]. What it reads, it reads
+    /// exactly as [`Cursor::new`] does.
+    pub fn quick(input: &'a [u8]) -> Result<Self, XmlError> {
+        Ok(Self::quick_str(utf8(input)?))
+    }
+
+    fn exact(text: &'a str) -> Self {
+        Self {
+            inner: Inner::Exact(Box::new(Exact::new(text))),
+            error: None,
+            gave_up: false,
+        }
+    }
+
+    fn quick_str(text: &'a str) -> Self {
+        Self {
+            inner: Inner::Quick(quick::Quick::new(text)),
+            error: None,
+            gave_up: false,
+        }
+    }
+
+    /// Whether the quick path gave up: what was read says nothing, and the document must be
+    /// read again with [`Cursor::new`].
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
+    }
+
+    /// The next step. After a problem, the same problem again.
+    pub fn next_item(&mut self) -> Result<Item<'a>, XmlError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let step = match &mut self.inner {
+            Inner::Quick(q) => match q.step() {
+                Ok(item) => return Ok(item),
+                Err(quick::GiveUp) => {
+                    self.gave_up = true;
+                    Err(XmlError(GAVE_UP.into()))
+                }
+            },
+            Inner::Exact(x) => x.step(),
+        };
+        match step {
+            Ok(item) => Ok(item),
+            Err(e) => {
+                self.error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
     /// How many elements are open.
     pub fn depth(&self) -> usize {
-        self.open.len()
+        match &self.inner {
+            Inner::Exact(x) => x.open.len(),
+            Inner::Quick(q) => q.depth(),
+        }
     }
 
     /// The namespace of the element that started last, when bound.
     pub fn namespace(&self) -> Option<&str> {
-        self.ns_bound.then_some(self.ns.as_str())
+        match &self.inner {
+            Inner::Exact(x) => x.ns_bound.then_some(x.ns.as_str()),
+            Inner::Quick(q) => q.namespace(),
+        }
     }
 
     /// How many bytes of the document have been read.
     pub fn position(&self) -> u64 {
-        self.reader.buffer_position()
+        match &self.inner {
+            Inner::Exact(x) => x.reader.buffer_position(),
+            Inner::Quick(q) => u64::try_from(q.position()).unwrap_or(u64::MAX),
+        }
     }
 
     /// How many bytes of the document are left to read.
     pub fn remaining(&self) -> usize {
-        let at = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
-        self.input.len().saturating_sub(at)
+        let len = match &self.inner {
+            Inner::Exact(x) => x.input.len(),
+            Inner::Quick(q) => q.len(),
+        };
+        len.saturating_sub(usize::try_from(self.position()).unwrap_or(usize::MAX))
     }
 
     /// The next child of the current element (its local name), or `None` at the current
@@ -331,23 +454,12 @@ impl<'a> Cursor<'a> {
             name: name.to_owned(),
             ..Element::default()
         };
-        if let Some(start) = self
-            .start
-            .as_ref()
-            .filter(|s| !s.attributes_raw().trim_ascii().is_empty())
-        {
-            for attr in start.attributes() {
-                let attr = attr.map_err(|e| XmlError(format!("bad attribute: {e}")))?;
-                let key = attr.key.as_ref();
-                if key.starts_with("xmlns") {
-                    continue;
-                }
-                let value = attr
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|e| XmlError(format!("bad attribute value: {e}")))?;
-                el.attributes
-                    .push((local(key).to_owned(), value.into_owned()));
-            }
+        match &self.inner {
+            Inner::Exact(x) => x.attributes(&mut el.attributes)?,
+            Inner::Quick(q) => el.attributes.extend(
+                q.attributes()
+                    .map(|(key, value)| (key.to_owned(), value.to_owned())),
+            ),
         }
         loop {
             match self.next_item()? {
@@ -374,16 +486,23 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses a whole document into its root element on the stream: the same answers as
-/// [`parse`](super::parse), which the differential tests check.
+/// [`parse`](super::parse), which the differential tests check. The quick path reads it when
+/// it can; otherwise quick-xml.
 pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
-    let mut c = Cursor::new(input)?;
-    let root = match c.next_child() {
-        Ok(Some(name)) => c.element(&name),
-        Ok(None) => Err(XmlError("the document is empty".into())),
-        Err(e) => Err(e),
+    let text = utf8(input)?;
+    let read = |mut c: Cursor<'_>| {
+        let root = match c.next_child() {
+            Ok(Some(name)) => c.element(&name),
+            Ok(None) => Err(XmlError("the document is empty".into())),
+            Err(e) => Err(e),
+        };
+        let finished = c.finish();
+        (c.gave_up(), finished.and(root))
     };
-    c.finish()?;
-    root
+    match read(Cursor::quick_str(text)) {
+        (false, read) => read,
+        (true, _) => read(Cursor::exact(text)).1,
+    }
 }
 
 /// What a decoder collects from the children of one element: the fields it knows. It is
@@ -482,7 +601,7 @@ enum BodyOutcome<T> {
 /// an empty `Body`) come before a fault and before what `decode` found, as in the tree reader.
 pub fn read_response<'a, T>(
     body: &'a [u8],
-    decode: impl FnOnce(&mut Cursor<'a>, &str) -> Result<Result<T, String>, XmlError>,
+    decode: impl Fn(&mut Cursor<'a>, &str) -> Result<Result<T, String>, XmlError>,
 ) -> Result<T, SoapError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(SoapError::Invalid("the answer is empty".into()));
@@ -497,10 +616,17 @@ pub fn read_response<'a, T>(
         ));
     }
     let invalid = |e: XmlError| SoapError::Invalid(format!("not a SOAP envelope: {e}"));
-    let mut c = Cursor::new(body).map_err(invalid)?;
-    let outcome = envelope_body(&mut c, decode);
-    // The document's own problems first, wherever they are.
-    c.finish().map_err(invalid)?;
+    let text = utf8(body).map_err(invalid)?;
+    let read = |mut c: Cursor<'a>| {
+        let outcome = envelope_body(&mut c, &decode);
+        // The document's own problems first, wherever they are.
+        let finished = c.finish();
+        (c.gave_up(), finished.and(outcome))
+    };
+    let outcome = match read(Cursor::quick_str(text)) {
+        (false, outcome) => outcome,
+        (true, _) => read(Cursor::exact(text)).1,
+    };
     match outcome.map_err(invalid)? {
         BodyOutcome::Decoded(t) => Ok(t),
         BodyOutcome::Problem(e) => Err(e),
@@ -509,7 +635,7 @@ pub fn read_response<'a, T>(
 
 fn envelope_body<'a, T>(
     c: &mut Cursor<'a>,
-    decode: impl FnOnce(&mut Cursor<'a>, &str) -> Result<Result<T, String>, XmlError>,
+    decode: &impl Fn(&mut Cursor<'a>, &str) -> Result<Result<T, String>, XmlError>,
 ) -> Result<BodyOutcome<T>, XmlError> {
     let problem = |s: String| Ok(BodyOutcome::Problem(SoapError::Invalid(s)));
     let Some(root) = c.next_child()? else {
@@ -560,7 +686,7 @@ pub fn read_operation<'a, T>(
     body: &'a [u8],
     operation: &str,
     namespace: &str,
-    decode: impl FnOnce(&mut Cursor<'a>) -> Result<T, XmlError>,
+    decode: impl Fn(&mut Cursor<'a>) -> Result<T, XmlError>,
 ) -> Result<T, SoapError> {
     read_response(body, |c, name| {
         if name.strip_suffix("Response") != Some(operation) {

@@ -370,7 +370,7 @@ impl AlarmCom {
         operation: &'static str,
         body: &(dyn WriteXml + Sync),
         idempotent: bool,
-        decode: impl for<'a> FnOnce(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
+        decode: impl for<'a> Fn(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
     ) -> Result<T> {
         let header = self.authentication();
         let call = SoapCall {
@@ -722,7 +722,7 @@ impl AlarmCom {
         &self,
         operation: &'static str,
         customer: i64,
-        decode: impl for<'a> FnOnce(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
+        decode: impl for<'a> Fn(&mut Cursor<'a>) -> std::result::Result<T, XmlError>,
     ) -> Result<T> {
         self.call_with(
             Service::CustomerManagement,

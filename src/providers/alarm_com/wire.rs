@@ -361,6 +361,52 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if t.is_empty() || t.starts_with("0001-01-01") {
         return None;
     }
+    if let Some(plain) = plain_date_time(t) {
+        return Some(plain.and_utc());
+    }
+    chrono_time(t)
+}
+
+/// The shape .NET writes, `2026-01-15T09:30:00` with up to nine digits of fraction and no
+/// zone, read without chrono's format machinery; `None` for any other shape or an impossible
+/// value (which [`chrono_time`] then reads or refuses). What it reads, it reads as
+/// [`chrono_time`] does (a proptest holds it to that).
+fn plain_date_time(t: &str) -> Option<NaiveDateTime> {
+    let b = t.as_bytes();
+    let digits = |from: usize, len: usize| -> Option<u32> {
+        b.get(from..from + len)?.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let sep = |at: usize, c: u8| b.get(at) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let nanos = match b.len() {
+        19 => 0,
+        21..=29 if sep(19, b'.') => {
+            let frac = b.len() - 20;
+            digits(20, frac)? * 10u32.pow(9 - u32::try_from(frac).ok()?)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(0, 4)?).ok()?,
+        digits(5, 2)?,
+        digits(8, 2)?,
+    )?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(
+        digits(11, 2)?,
+        digits(14, 2)?,
+        digits(17, 2)?,
+        nanos,
+    )?;
+    Some(date.and_time(time))
+}
+
+/// Every date shape the vendor may send, through chrono: RFC 3339, then a date and time
+/// without a zone (taken as UTC), then a bare date (its midnight, UTC).
+fn chrono_time(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
         .map(|d| d.with_timezone(&Utc))
         .ok()
