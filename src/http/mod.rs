@@ -552,6 +552,8 @@ impl Transport {
                 value.set_sensitive(true);
             }
         }
+        // Shared, not copied, by every attempt.
+        let body = bytes::Bytes::from(std::mem::take(&mut request.body));
         let started = Instant::now();
         let policy = &self.options.retry;
         let max_attempts = policy.max_attempts.max(1);
@@ -580,6 +582,7 @@ impl Transport {
             let outcome = self
                 .attempt(
                     &request,
+                    &body,
                     attempt,
                     remaining.min(self.options.attempt_timeout),
                     started,
@@ -633,6 +636,7 @@ impl Transport {
     async fn attempt(
         &self,
         request: &Request,
+        body: &bytes::Bytes,
         attempt: u32,
         timeout: Duration,
         started: Instant,
@@ -641,16 +645,16 @@ impl Transport {
             .client
             .request(request.method.clone(), request.url.clone())
             .headers(request.headers.clone())
-            .body(request.body.clone())
+            .body(body.clone())
             .timeout(timeout)
             .send()
             .await;
-        let response = match sent {
+        let mut response = match sent {
             Ok(r) => r,
             Err(e) => return self.send_failed(request, attempt, started, e),
         };
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body = match self.read_body(request, attempt, started, response).await {
             Ok(body) => body,
             Err(outcome) => return outcome,
@@ -705,12 +709,16 @@ impl Transport {
                 format!("the body is larger than the {cap}-byte cap ({n}); it was not read"),
             ))
         };
-        if let Some(len) = response.content_length() {
+        let announced = response.content_length();
+        if let Some(len) = announced {
             if len > cap as u64 {
                 return Err(too_large(format!("{len} bytes announced")));
             }
         }
-        let mut body = Vec::new();
+        // Sized once from the announced length (within the cap), not grown chunk by chunk.
+        let mut body = Vec::with_capacity(
+            announced.map_or(0, |len| usize::try_from(len).unwrap_or(0).min(cap)),
+        );
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -820,13 +828,17 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Whether a body is an HTML page (an outage or proxy error page) rather than data.
 pub fn looks_like_html(body: &[u8]) -> bool {
-    let start: Vec<u8> = body
+    let mut start = [0u8; 14];
+    let mut len = 0;
+    let bytes = body
         .iter()
         .copied()
-        .skip_while(|b| b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF)
-        .take(15)
-        .map(|b| b.to_ascii_lowercase())
-        .collect();
+        .skip_while(|b| b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF);
+    for (slot, b) in start.iter_mut().zip(bytes) {
+        *slot = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let start = start.get(..len).unwrap_or_default();
     start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
 }
 
