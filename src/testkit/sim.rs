@@ -39,6 +39,16 @@
 //! proxy (a fault knob's bare status, 429, HTML page, cut-off body or dropped connection) and
 //! refusals from [`Wire::route`] come at once.
 //!
+//! The latency counts from the moment the request arrived at the simulator, as a vendor's
+//! does: an answer with 20 ms of latency leaves 20 ms after its request came in, and the
+//! simulator's own work (parsing, the operation, writing the answer) happens within those
+//! 20 ms instead of adding to them (only work that takes longer than the latency makes an
+//! answer later). So many requests arriving together are not answered in a queue behind each
+//! other's work, and a bulk run against a simulator measures the client, not the simulator.
+//! [`FaultKind::Delay`] adds to the latency the same way; [`FaultKind::CommitLate`] closes the
+//! connection its delay after the request arrived. The front carries this out (tokio's timer:
+//! to the millisecond, never early).
+//!
 //! # Call log and long runs
 //!
 //! The call log is bounded: [`Simulator::calls`] keeps the last
@@ -120,9 +130,10 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::testkit::faults::{self, FaultKind, FaultRule, drop_connection, html_page};
 
+mod alarm;
 pub(crate) mod front;
 
-use front::{Front, Recycle};
+use front::{Front, Recycle, answer_after};
 
 /// How many requests a wiremock server of a simulator without request recording answers before
 /// it is reset (see the [module docs](self#call-log-and-long-runs)).
@@ -504,7 +515,7 @@ impl<W: Wire> Respond for Responder<W> {
 
         if let Some(refusal) = wire.refusal(&mut inner.state, &call) {
             faults::arm_waiting(&mut inner.rules, &operation);
-            return refusal.set_delay(latency);
+            return answer_after(refusal, latency);
         }
 
         let mut delay = Duration::ZERO;
@@ -518,9 +529,11 @@ impl<W: Wire> Respond for Responder<W> {
                     return ResponseTemplate::new(429)
                         .insert_header("retry-after", retry_after_secs.to_string().as_str());
                 }
-                FaultKind::Fault(text) => return wire.fault(&call, &text).set_delay(latency),
+                FaultKind::Fault(text) => {
+                    return answer_after(wire.fault(&call, &text), latency);
+                }
                 FaultKind::ResultCode(code) => {
-                    return wire.result_code(&call, code).set_delay(latency);
+                    return answer_after(wire.result_code(&call, code), latency);
                 }
                 FaultKind::HtmlPage => return html_page(502, "502 Bad Gateway"),
                 FaultKind::Truncated => return wire.truncated(&call),
@@ -536,7 +549,7 @@ impl<W: Wire> Respond for Responder<W> {
                         // The late answer has nobody to go to.
                         let _ = shared.wire.handle(&mut inner.state, call);
                     });
-                    return drop_connection().set_delay(d);
+                    return answer_after(drop_connection(), d);
                 }
             }
         }
@@ -546,6 +559,6 @@ impl<W: Wire> Respond for Responder<W> {
         if drop_after {
             return drop_connection();
         }
-        answer.set_delay(latency + delay)
+        answer_after(answer, latency + delay)
     }
 }

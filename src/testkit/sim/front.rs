@@ -15,7 +15,10 @@
 //! - a dropped connection: the connection is closed without any answer.
 //!
 //! The client sees the same thing in debug and release builds, at once, and no panic is
-//! printed. Every other answer is passed on unchanged (less the marker); the client's
+//! printed. A third marker ([`ANSWER_AFTER_HEADER`], see [`answer_after`]) holds an answer (or
+//! its fault) until a time after the request *arrived*: that is how the simulator's latency is
+//! carried out, so that the simulator's own work is part of the latency instead of adding to
+//! it. Every other answer is passed on unchanged (less the marker); the client's
 //! connection is kept alive when it asked for that and the answer's length is known.
 //!
 //! Requests are passed on to the wiremock server over keep-alive connections the front keeps
@@ -38,6 +41,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::alarm::Alarm;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{RwLock, oneshot};
@@ -49,6 +53,24 @@ pub(crate) const FAULT_HEADER: &str = "x-simulator-fault";
 pub(crate) const CUT_OFF: &str = "cut-off";
 /// [`FAULT_HEADER`] value: close without answering.
 pub(crate) const DROP: &str = "drop";
+
+/// The marker header of an answer the simulator wants given this many microseconds after the
+/// request arrived at the front (its latency), whatever its own work took. Never reaches a
+/// client.
+pub(crate) const ANSWER_AFTER_HEADER: &str = "x-simulator-answer-after-us";
+
+/// `template`, to be answered (or its fault carried out) `after` the request arrived at the
+/// front: the simulator's own work happens within that time, as a vendor's does within the
+/// latency a client sees, instead of adding to it.
+pub(crate) fn answer_after(
+    template: wiremock::ResponseTemplate,
+    after: Duration,
+) -> wiremock::ResponseTemplate {
+    if after.is_zero() {
+        return template;
+    }
+    template.insert_header(ANSWER_AFTER_HEADER, after.as_micros().to_string().as_str())
+}
 
 /// Longest request head the front reads.
 const MAX_HEAD: usize = 64 * 1024;
@@ -224,12 +246,13 @@ async fn serve(
             return;
         }
     };
+    let alarm = Arc::new(Alarm::start());
     loop {
         tokio::select! {
             _ = &mut stopped => return,
             accepted = listener.accept() => match accepted {
                 Ok((client, _)) => {
-                    tokio::spawn(relay(client, upstream.clone()));
+                    tokio::spawn(relay(client, upstream.clone(), alarm.clone()));
                 }
                 // Out of file descriptors and the like: wait a little rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -259,7 +282,7 @@ struct Request {
     head_method: bool,
 }
 
-async fn relay(mut client: TcpStream, upstream: Arc<Upstream>) {
+async fn relay(mut client: TcpStream, upstream: Arc<Upstream>, alarm: Arc<Alarm>) {
     let _ = client.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
@@ -272,7 +295,8 @@ async fn relay(mut client: TcpStream, upstream: Arc<Upstream>) {
                 return;
             }
         };
-        match answer(&mut client, &upstream, &request).await {
+        let arrived = tokio::time::Instant::now();
+        match answer(&mut client, &upstream, &request, (arrived, &alarm)).await {
             Ok(true) => continue,
             Ok(false) | Err(_) => {
                 let _ = client.shutdown().await;
@@ -398,6 +422,7 @@ async fn answer(
     client: &mut TcpStream,
     upstream: &Arc<Upstream>,
     request: &Request,
+    (arrived, alarm): (tokio::time::Instant, &Alarm),
 ) -> Result<bool, Ended> {
     let response = match &**upstream {
         Upstream::One(target) => exchange(target, request).await?,
@@ -420,6 +445,13 @@ async fn answer(
     let head = Head::parse(&response[..head_end - 4]).ok_or(Ended::Closed)?;
     let body = &response[head_end..];
     let fault = head.values(FAULT_HEADER).next();
+    let after = head
+        .values(ANSWER_AFTER_HEADER)
+        .next()
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    if let Some(micros) = after {
+        alarm.until(arrived + Duration::from_micros(micros)).await;
+    }
 
     if fault.is_some_and(|v| v.eq_ignore_ascii_case(DROP.as_bytes())) {
         return Err(Ended::Closed);
@@ -439,7 +471,12 @@ async fn answer(
     out.extend_from_slice(head.start);
     out.extend_from_slice(b"\r\n");
     for field in &head.fields {
-        if !field.is_any(&["connection", "keep-alive", FAULT_HEADER]) {
+        if !field.is_any(&[
+            "connection",
+            "keep-alive",
+            FAULT_HEADER,
+            ANSWER_AFTER_HEADER,
+        ]) {
             out.extend_from_slice(field.line);
             out.extend_from_slice(b"\r\n");
         }
