@@ -90,7 +90,7 @@ impl<'a> Quick<'a> {
             input,
             at: 0,
             open: Vec::with_capacity(16),
-            bindings: Vec::new(),
+            bindings: Vec::with_capacity(8),
             count: 0,
             root_closed: false,
             pending_end: false,
