@@ -438,3 +438,92 @@ fn the_quick_path_leaves_what_it_does_not_read_to_quick_xml() {
         "the default namespace applies"
     );
 }
+
+/// A decoder's way through a document: each element, by turns, read whole as text
+/// ([`stream::Cursor::text`]), skipped ([`stream::Cursor::skip`]) or entered child by child,
+/// then the rest of the document checked ([`stream::Cursor::finish`]). What it saw, and
+/// whether the cursor gave up.
+fn walk(cursor: Result<stream::Cursor<'_>, soap::XmlError>) -> (Vec<String>, bool) {
+    let mut c = match cursor {
+        Ok(c) => c,
+        Err(e) => return (vec![format!("error: {e}")], false),
+    };
+    let mut out = Vec::new();
+    // The root is entered.
+    let mut turn = 1usize;
+    let walked = walk_children(&mut c, &mut out, &mut turn).and_then(|()| c.finish());
+    if let Err(e) = walked {
+        out.push(format!("error: {e}"));
+    }
+    (out, c.gave_up())
+}
+
+fn walk_children(
+    c: &mut stream::Cursor<'_>,
+    out: &mut Vec<String>,
+    turn: &mut usize,
+) -> Result<(), soap::XmlError> {
+    while let Some(name) = c.next_child()? {
+        *turn += 1;
+        out.push(format!("<{name} {:?} {}", c.namespace(), c.depth()));
+        match *turn % 3 {
+            0 => {
+                let text = c.text()?;
+                out.push(format!("text {text:?} {} @{}", c.depth(), c.position()));
+            }
+            1 => {
+                c.skip()?;
+                out.push(format!("skipped {} @{}", c.depth(), c.position()));
+            }
+            _ => walk_children(c, out, turn)?,
+        }
+    }
+    Ok(())
+}
+
+/// [`walk`] on the quick path against quick-xml: where the quick path does not give up, the
+/// decoder sees exactly the same. Whether the quick path read the document.
+fn quick_walks_alike(input: &[u8]) -> bool {
+    let (exact, _) = walk(stream::Cursor::new(input));
+    let (quick, gave_up) = walk(stream::Cursor::quick(input));
+    if gave_up {
+        return false;
+    }
+    assert_eq!(
+        quick,
+        exact,
+        "a decoder on the quick path reads {:?} differently",
+        String::from_utf8_lossy(input)
+    );
+    true
+}
+
+#[test]
+fn text_and_skip_on_the_quick_path_read_as_on_quick_xml() {
+    let corpus = corpus();
+    for doc in corpus.iter().take(12) {
+        assert!(quick_walks_alike(doc.as_bytes()), "gave up on {doc}");
+    }
+    // Turns: a entered, b text, c skipped, d entered (d1 text, d2 skipped), o entered, p text
+    // (its child q skipped inside), r skipped, s entered, t text, u skipped.
+    let leaves = "<a><b>plain</b><c>gone</c><d><d1>leaf</d1><d2/></d><o>o</o>\
+        <p>x<q>inner</q>y</p><r>1 &amp; 2</r><s>t</s ><t></t><u>last</u></a>";
+    assert!(quick_walks_alike(leaves.as_bytes()));
+    let (seen, _) = walk(stream::Cursor::quick(leaves.as_bytes()));
+    assert!(
+        seen.iter().any(|s| s.starts_with("text \"xy\"")),
+        "{seen:?}"
+    );
+    let mut rng = Rng(0x5eed_cafe_f00d_0003);
+    let (mut read, mut left) = (0u32, 0u32);
+    for round in 0..30_000 {
+        let doc = &corpus[round % corpus.len()];
+        let input = mutate(&mut rng, doc.as_bytes());
+        if quick_walks_alike(&input) {
+            read += 1;
+        } else {
+            left += 1;
+        }
+    }
+    assert!(read > 1_000 && left > 1_000, "{read} / {left}");
+}

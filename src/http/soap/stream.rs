@@ -361,6 +361,16 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// On the quick path, the open element's content and end in one step when it is plain
+    /// text and nothing else (most of a vendor's answer): what [`text`](Self::text) would
+    /// gather item by item. `None` (nothing read) otherwise.
+    fn quick_leaf(&mut self) -> Option<&'a str> {
+        match &mut self.inner {
+            Inner::Quick(q) if self.error.is_none() => q.leaf_text(),
+            _ => None,
+        }
+    }
+
     /// How many elements are open.
     pub fn depth(&self) -> usize {
         match &self.inner {
@@ -411,6 +421,9 @@ impl<'a> Cursor<'a> {
     /// The text directly inside the element that just started (concatenated, not trimmed; the
     /// text of its children is not included), reading to its end.
     pub fn text(&mut self) -> Result<Text<'a>, XmlError> {
+        if let Some(text) = self.quick_leaf() {
+            return Ok(Cow::Borrowed(text));
+        }
         let mut text: Text<'a> = Cow::Borrowed("");
         loop {
             match self.next_item()? {
@@ -430,6 +443,9 @@ impl<'a> Cursor<'a> {
 
     /// Reads past the end of the element that just started.
     pub fn skip(&mut self) -> Result<(), XmlError> {
+        if self.quick_leaf().is_some() {
+            return Ok(());
+        }
         let mut depth = 1usize;
         loop {
             match self.next_item()? {

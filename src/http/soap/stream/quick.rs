@@ -43,9 +43,29 @@ pub(super) struct Quick<'a> {
     attributes: &'a str,
 }
 
+/// Which bytes a name may hold on the quick path: one lookup rather than five range checks.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':');
+        b += 1;
+    }
+    table
+};
+
 /// Bytes a name may hold on the quick path.
 fn name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
+    NAME_BYTES[usize::from(b)]
+}
+
+/// How many bytes at the start of `bytes` a name may hold.
+fn name_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| !name_byte(b))
+        .unwrap_or(bytes.len())
 }
 
 /// XML whitespace, as quick-xml takes it.
@@ -56,7 +76,11 @@ fn space(b: u8) -> bool {
 /// Whether two short strings (names, prefixes) are equal, compared in place: a call to the C
 /// library's `memcmp` for every name costs more than the comparison itself.
 fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same`] on bytes.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -150,12 +174,11 @@ impl<'a> Quick<'a> {
 
     fn name(&mut self) -> Result<&'a str, GiveUp> {
         let start = self.at;
-        while self.byte(self.at).is_some_and(name_byte) {
-            self.at += 1;
-        }
-        if self.at == start {
+        let len = name_len(self.bytes().get(start..).ok_or(GiveUp)?);
+        if len == 0 {
             return Err(GiveUp);
         }
+        self.at += len;
         self.slice(start, self.at)
     }
 
@@ -223,6 +246,28 @@ impl<'a> Quick<'a> {
         Ok(Item::Text(text.into()))
     }
 
+    /// The content of the open element when it is plain text (no reference, no carriage
+    /// return, no child) followed at once by the element's own `</name>`: that text, with the
+    /// end tag read too, as [`step`](Self::step) would read them item after item. Otherwise
+    /// `None`, and nothing is read.
+    pub(super) fn leaf_text(&mut self) -> Option<&'a str> {
+        if self.pending_end {
+            return None;
+        }
+        let (qname, _) = *self.open.last()?;
+        let rest = self.bytes().get(self.at..)?;
+        let len = memchr::memchr3(b'<', b'&', b'\r', rest)?;
+        let after = rest.get(len..)?.strip_prefix(b"</")?;
+        let name = after.get(..qname.len())?;
+        if !same_bytes(name, qname.as_bytes()) || after.get(qname.len()) != Some(&b'>') {
+            return None;
+        }
+        let text = self.input.get(self.at..self.at + len)?;
+        self.at += len + 2 + qname.len() + 1;
+        self.close();
+        Some(text)
+    }
+
     fn reference(&mut self) -> Result<Item<'a>, GiveUp> {
         let rest = self.input.get(self.at + 1..).ok_or(GiveUp)?;
         let (ch, len) = [
@@ -261,16 +306,15 @@ impl<'a> Quick<'a> {
     /// than one colon, an empty part) or on a reserved prefix.
     fn qualified_name(&mut self) -> Result<(&'a str, &'a str, &'a str), GiveUp> {
         let start = self.at;
-        let mut colon = None;
-        while let Some(b) = self.byte(self.at).filter(|&b| name_byte(b)) {
-            if b == b':' {
-                if colon.is_some() {
-                    return Err(GiveUp);
-                }
-                colon = Some(self.at);
-            }
-            self.at += 1;
+        let bytes = self.bytes().get(start..).ok_or(GiveUp)?;
+        let len = name_len(bytes);
+        let name = bytes.get(..len).ok_or(GiveUp)?;
+        let colon = name.iter().position(|&b| b == b':');
+        if colon.is_some_and(|at| name.iter().skip(at + 1).any(|&b| b == b':')) {
+            return Err(GiveUp);
         }
+        let colon = colon.map(|at| start + at);
+        self.at += len;
         let qname = self.slice(start, self.at)?;
         match colon {
             _ if qname.is_empty() => Err(GiveUp),
@@ -303,7 +347,7 @@ impl<'a> Quick<'a> {
                 self.at += 2;
                 true
             }
-            _ => self.attributes_to_end(attributes_from)?,
+            _ => self.attributes_to_end()?,
         };
         let attributes_to = self.at - if empty { 2 } else { 1 };
         self.count += 1;
@@ -324,7 +368,8 @@ impl<'a> Quick<'a> {
     }
 
     /// Reads the attributes of a start tag and its end (`>` or `/>`, whether it was `/>`).
-    fn attributes_to_end(&mut self, from: usize) -> Result<bool, GiveUp> {
+    fn attributes_to_end(&mut self) -> Result<bool, GiveUp> {
+        let mut keys: [&str; MAX_ATTRIBUTES] = [""; MAX_ATTRIBUTES];
         let mut n = 0;
         loop {
             let spaced = self.skip_space();
@@ -338,17 +383,14 @@ impl<'a> Quick<'a> {
                     return Ok(true);
                 }
                 Some(b) if spaced && name_byte(b) => {
-                    let key_at = self.at;
                     let key = self.name()?;
-                    n += 1;
                     // A repeated key is quick-xml's to refuse.
-                    let before = self.slice(from, key_at)?;
-                    let mut seen = std::iter::successors(next_attribute(before), |(_, _, rest)| {
-                        next_attribute(rest)
-                    });
-                    if n > MAX_ATTRIBUTES || seen.any(|(k, _, _)| same(k, key)) {
+                    let seen = keys.get(..n).ok_or(GiveUp)?;
+                    if seen.iter().any(|k| same(k, key)) {
                         return Err(GiveUp);
                     }
+                    *keys.get_mut(n).ok_or(GiveUp)? = key;
+                    n += 1;
                     self.skip_space();
                     if self.byte(self.at) != Some(b'=') {
                         return Err(GiveUp);
