@@ -87,9 +87,9 @@
 //! `&lt;` in the inner document and `&amp;lt;` on the wire, never more, never less. An answer's
 //! inner document is the result element's text, unescaped once by the envelope reader and
 //! parsed with the same hardened reader and limits as any vendor body
-//! ([`soap::parse`](crate::http::soap::parse): no DTD, no entity expansion, depth and element
-//! caps). A malformed inner document is [`Error::InvalidResponse`] naming the provider, the
-//! crate's operation and the MIDI operation.
+//! ([`soap::stream::parse`](crate::http::soap::stream::parse): no DTD, no entity expansion,
+//! depth and element caps). A malformed inner document is [`Error::InvalidResponse`] naming
+//! the provider, the crate's operation and the MIDI operation.
 //!
 //! ## Never a duplicate customer
 //!

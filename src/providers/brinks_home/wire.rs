@@ -11,7 +11,7 @@
 //!   name travels as `&amp;lt;`: escaped once inside the inner document, and the inner document
 //!   escaped once as text.
 //! - **Answers.** The envelope reader unescapes the result element's text once (it is element
-//!   text); that text, when it is an inner document, is parsed by [`soap::parse`] with the same
+//!   text); that text, when it is an inner document, is parsed by [`soap::stream::parse`] with the same
 //!   limits (no DTD, no entity expansion, depth and element caps) as any vendor body. A .NET
 //!   DataSet written inline (`xs:schema` and `diffgr:diffgram`) is read from the tree instead.
 //!   See [`dataset`].
@@ -391,7 +391,8 @@ impl Row {
 ///   `GetDataResult`'s content this way);
 /// - **escaped**, the data set written as a document and sent as the result's text. The
 ///   envelope reader has already unescaped that text once; it is parsed here with
-///   [`soap::parse`]'s limits. A malformed document is an error naming what is wrong.
+///   [`soap::stream::parse`] (the tree reader's limits and errors, read on the stream). A
+///   malformed document is an error naming what is wrong.
 ///
 /// An empty result has no rows.
 pub(crate) fn dataset(result: &Element) -> Result<Vec<Row>, String> {
@@ -411,7 +412,7 @@ pub(crate) fn dataset(result: &Element) -> Result<Vec<Row>, String> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
-    let root = soap::parse(text.as_bytes()).map_err(|e| {
+    let root = soap::stream::parse(text.as_bytes()).map_err(|e| {
         format!(
             "the inner document of <{}> is not a readable XML document: {e}",
             result.name
