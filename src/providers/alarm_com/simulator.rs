@@ -787,7 +787,7 @@ fn route(state: &SimState, request: &wiremock::Request) -> Routed<AdcCall, SimCa
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let Ok(mut root) = soap::parse(&request.body) else {
+    let Ok(mut root) = soap::stream::parse(&request.body) else {
         return Routed::Answer(fault_response(
             SoapVersion::V11,
             &fault(

@@ -499,7 +499,7 @@ fn route(state: &SimState, request: &wiremock::Request) -> Routed<MidiCall, SimC
     if !content_type.starts_with("text/xml") {
         return Routed::Answer(ResponseTemplate::new(415));
     }
-    let Ok(mut root) = soap::parse(&request.body) else {
+    let Ok(mut root) = soap::stream::parse(&request.body) else {
         return Routed::Answer(fault_response(
             "Client",
             "Server was unable to read request. There is an error in XML document.",
@@ -624,7 +624,8 @@ fn inner_document(params: &Element, name: &str) -> Result<Element, String> {
     if text.is_empty() {
         return Err(format!("{name} is required."));
     }
-    soap::parse(text.as_bytes()).map_err(|e| format!("{name} is not a valid XML document: {e}."))
+    soap::stream::parse(text.as_bytes())
+        .map_err(|e| format!("{name} is not a valid XML document: {e}."))
 }
 
 fn attributes(e: &Element) -> BTreeMap<String, String> {

@@ -778,7 +778,7 @@ fn route_soap(state: &mut SimState, request: &wiremock::Request) -> Routed<TcCal
     if !content_type.starts_with("text/xml") {
         return Routed::Answer(ResponseTemplate::new(415));
     }
-    let Ok(mut root) = soap::parse(&request.body) else {
+    let Ok(mut root) = soap::stream::parse(&request.body) else {
         return Routed::Answer(soap_fault(
             "Client",
             "Server was unable to read request. There is an error in XML document.",
