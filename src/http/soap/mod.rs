@@ -265,6 +265,27 @@ fn local(name: &str) -> String {
     }
 }
 
+/// The character a reference in text stands for: a character reference, or one of the five
+/// predefined entities. Any other entity is refused: none is ever declared or expanded.
+fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, XmlError> {
+    let ch = if r.is_char_ref() {
+        r.resolve_char_ref()
+            .map_err(|e| XmlError(format!("bad character reference: {e}")))?
+    } else {
+        match &**r {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => None,
+        }
+    };
+    ch.ok_or_else(|| {
+        XmlError("a reference to an undeclared entity (entities are not expanded)".into())
+    })
+}
+
 /// Parses a document into its root element, with the limits of the module docs.
 pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
     let text = std::str::from_utf8(input)
@@ -336,24 +357,7 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
                 }
             }
             Event::GeneralRef(r) => {
-                let ch = if r.is_char_ref() {
-                    r.resolve_char_ref()
-                        .map_err(|e| XmlError(format!("bad character reference: {e}")))?
-                } else {
-                    match &*r {
-                        "amp" => Some('&'),
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "quot" => Some('"'),
-                        "apos" => Some('\''),
-                        _ => None,
-                    }
-                };
-                let ch = ch.ok_or_else(|| {
-                    XmlError(
-                        "a reference to an undeclared entity (entities are not expanded)".into(),
-                    )
-                })?;
+                let ch = resolve_reference(&r)?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push(ch);
                 }

@@ -44,7 +44,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::{Element, MAX_DEPTH, MAX_ELEMENTS, SOAP11_NS, SOAP12_NS, SoapError, SoapVersion};
-use super::{XmlError, read_fault};
+use super::{XmlError, read_fault, resolve_reference};
 
 mod quick;
 
@@ -229,28 +229,7 @@ impl<'a> Exact<'a> {
                 }
                 Event::Text(t) => return Ok(Item::Text(t.xml10_content())),
                 Event::CData(c) => return Ok(Item::Text(c.into_inner())),
-                Event::GeneralRef(r) => {
-                    let ch = if r.is_char_ref() {
-                        r.resolve_char_ref()
-                            .map_err(|e| XmlError(format!("bad character reference: {e}")))?
-                    } else {
-                        match &*r {
-                            "amp" => Some('&'),
-                            "lt" => Some('<'),
-                            "gt" => Some('>'),
-                            "quot" => Some('"'),
-                            "apos" => Some('\''),
-                            _ => None,
-                        }
-                    };
-                    let ch = ch.ok_or_else(|| {
-                        XmlError(
-                            "a reference to an undeclared entity (entities are not expanded)"
-                                .into(),
-                        )
-                    })?;
-                    return Ok(Item::Char(ch));
-                }
+                Event::GeneralRef(r) => return resolve_reference(&r).map(Item::Char),
                 Event::DocType(_) => {
                     return Err(XmlError(
                         "the document has a DTD, which is refused (no entity is ever expanded)"
