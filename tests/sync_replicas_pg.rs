@@ -46,10 +46,11 @@ fn server() -> Option<String> {
 }
 
 /// Payments in the same database as the store, written with the store's "applied" mark in one
-/// transaction; no unique constraint, so a double apply would show.
+/// transaction; no unique constraint, so a double apply would show. Its transactions start
+/// with [`PgStore::begin`]: the dead replica's task is aborted wherever it is.
 #[derive(Debug)]
 struct Ledger {
-    pool: PgPool,
+    store: PgStore,
 }
 
 #[async_trait]
@@ -61,7 +62,7 @@ impl BillingLedger for Ledger {
         payment: &Payment,
     ) -> Result<(), LedgerError> {
         let transient = |e: sqlx::Error| LedgerError::Transient(e.to_string());
-        let mut tx = self.pool.begin().await.map_err(transient)?;
+        let mut tx = self.store.begin().await.map_err(transient)?;
         let first = PgStore::mark_applied_in(&mut tx, key.config(), key.event_id())
             .await
             .map_err(|e| LedgerError::Transient(e.to_string()))?;
@@ -121,7 +122,7 @@ fn config(sim: &AlarmComSimulator) -> IspConfig {
 async fn replica(url: &str, holder: &str) -> SyncEngine {
     let store = PgStore::connect(url).await.expect("store");
     let ledger = Ledger {
-        pool: store.pool().clone(),
+        store: store.clone(),
     };
     SyncEngine::new(
         Arc::new(store) as Arc<dyn SyncStore>,
@@ -282,9 +283,15 @@ async fn two_replicas_apply_each_event_once_and_one_takes_over_from_a_dead_holde
     let status = b.status(CONFIG).await.expect("status");
     assert_eq!(status.applied, 250);
 
+    // A transaction left open by the aborted replica would hold its locks for ever: the drop
+    // would wait for it. It fails instead.
     pool.close().await;
+    sqlx::query("SET lock_timeout = '20s'")
+        .execute(&mut admin)
+        .await
+        .expect("lock timeout");
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut admin)
         .await
-        .expect("drop");
+        .expect("drop the schema: no transaction of the replicas is left open");
 }

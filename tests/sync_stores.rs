@@ -1316,6 +1316,70 @@ mod postgres {
         }
     }
 
+    /// Whether the pool's one connection is inside a transaction left open: two statements
+    /// sent on their own then run in the same transaction (the same transaction id).
+    async fn stale_transaction(pool: &sqlx::PgPool) -> bool {
+        let mut conn = pool.acquire().await.expect("the pool's connection");
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let id: i64 = sqlx::query_scalar("SELECT txid_current()")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query");
+            ids.push(id);
+        }
+        ids[0] == ids[1]
+    }
+
+    /// A `begin` given up while its `BEGIN` is on the wire leaves no transaction open on the
+    /// pooled connection. (sqlx's own `Pool::begin` does, sqlx issue 4393: every later
+    /// statement on that connection would run inside it and hold its locks.)
+    #[tokio::test]
+    async fn a_begin_given_up_midway_leaves_no_transaction_open() {
+        use std::str::FromStr;
+        let Some(schema) = Schema::new().await else {
+            return;
+        };
+        // One connection, so that each try meets the connection the one before left.
+        let options = PgConnectOptions::from_str(&schema.url).expect("url");
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("pool");
+        let store = PgStore::from_pool(pool.clone()).await.expect("store");
+        assert!(!stale_transaction(&pool).await);
+        let (mut given_up, mut finished) = (0, 0);
+        // Given up after 0, 1, 2, ... turns of the scheduler: from before the connection is
+        // taken to after the answer to `BEGIN` is read, and everywhere in between.
+        for turns in 0..300 {
+            let gave_up = tokio::select! {
+                biased;
+                begun = store.begin() => {
+                    begun.expect("begin").rollback().await.expect("rollback");
+                    false
+                }
+                () = async {
+                    for _ in 0..turns {
+                        tokio::task::yield_now().await;
+                    }
+                } => true,
+            };
+            if gave_up {
+                given_up += 1;
+            } else {
+                finished += 1;
+            }
+            assert!(
+                !stale_transaction(&pool).await,
+                "a transaction was left open on the connection after {turns} turns"
+            );
+        }
+        assert!(given_up > 0 && finished > 0, "{given_up} / {finished}");
+        pool.close().await;
+        schema.drop().await;
+    }
+
     #[tokio::test]
     async fn postgres_store_conformance() {
         let Some(schema) = Schema::new().await else {

@@ -115,7 +115,7 @@ const MARK_APPLIED: &str = concat!(
 /// use interactive_services::model::EventId;
 ///
 /// # async fn sink(store: &PgStore, event: &EventId) -> Result<(), Box<dyn std::error::Error>> {
-/// let mut tx = store.pool().begin().await?;
+/// let mut tx = store.begin().await?;
 /// if PgStore::mark_applied_in(&mut tx, "Main office", event).await? {
 ///     sqlx::query("INSERT INTO ledger (event) VALUES ($1)")
 ///         .bind(event.as_str())
@@ -143,6 +143,24 @@ impl fmt::Debug for PgStore {
             .field("connections", &self.pool.size())
             .finish_non_exhaustive()
     }
+}
+
+/// The `BEGIN` of a transaction whose commit need not wait for the disk.
+const BEGIN_NO_SYNC: &str = "BEGIN; SET LOCAL synchronous_commit = off";
+
+/// `pool.begin()` (or `begin_with(statement)`) in a task of its own: see [`PgStore::begin`].
+async fn begin_detached(
+    pool: &PgPool,
+    statement: Option<&'static str>,
+) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    let begun = tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    });
+    begun.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))
 }
 
 impl PgStore {
@@ -179,9 +197,29 @@ impl PgStore {
         Ok(store)
     }
 
-    /// The store's pool (the host may keep its own tables in the same database).
+    /// The store's pool (the host may keep its own tables in the same database). Start a
+    /// transaction on it with [`begin`](Self::begin) rather than `pool().begin()`.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Starts a transaction on the store's pool, and is safe to cancel.
+    ///
+    /// sqlx's `Pool::begin` is not (sqlx issue 4393; no release has the fix up to 0.9.0): a
+    /// `begin` future dropped while its `BEGIN` is on the wire (an aborted task, a timeout, a
+    /// `select!`) leaves the connection inside a transaction that nothing ends, and the pool
+    /// hands that connection out again. Every later statement on it then runs inside that
+    /// transaction and holds its locks, and its writes are lost when the connection closes.
+    /// Here the `BEGIN` runs in a task of its own, which finishes even when the caller
+    /// stops waiting. A transaction that nobody took is then dropped and rolled back, as any
+    /// dropped transaction is. Every transaction of the store starts this way.
+    ///
+    /// A failure is sqlx's error; a task that could not finish (its runtime shutting down)
+    /// is [`sqlx::Error::WorkerCrashed`].
+    pub async fn begin(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        begin_detached(&self.pool, None).await
     }
 
     /// [`record_callback`](SyncStore::record_callback)'s transaction (PostgreSQL needs no turn
@@ -190,7 +228,7 @@ impl PgStore {
         &self,
         ctx: Ctx,
     ) -> Result<((), sqlx::Transaction<'static, sqlx::Postgres>)> {
-        let tx = self.pool.begin().await.map_err(|e| ctx.db(e))?;
+        let tx = self.begin().await.map_err(|e| ctx.db(e))?;
         Ok(((), tx))
     }
 
@@ -207,7 +245,7 @@ impl PgStore {
     /// [`Error::Unsupported`](crate::Error::Unsupported).
     pub async fn migrate(&self) -> Result<()> {
         let ctx = Ctx::new(STORE, "migrate");
-        let mut tx = self.pool.begin().await.map_err(|e| ctx.db(e))?;
+        let mut tx = self.begin().await.map_err(|e| ctx.db(e))?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
@@ -330,9 +368,7 @@ impl PgStore {
         use std::collections::{HashMap, HashSet};
         // A claim need not survive a crash of the server (a lost claim is a lapsed one), so its
         // commit does not wait for the disk.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        let mut tx = begin_detached(&self.pool, Some(BEGIN_NO_SYNC))
             .await
             .map_err(|e| ctx.db(e))?;
         // Claim first, then look for applied and parked rows in a later statement (a fresh
@@ -543,7 +579,7 @@ impl SyncStore for PgStore {
     ) -> Result<()> {
         let ctx = Ctx::new(STORE, "park");
         let json = ctx.to_json("event", event)?;
-        let mut tx = self.pool.begin().await.map_err(|e| ctx.db(e))?;
+        let mut tx = self.begin().await.map_err(|e| ctx.db(e))?;
         sqlx::query(
             "DELETE FROM isp_sync_claims WHERE config = $1 AND event_id = $2 AND claimant = $3",
         )
@@ -696,9 +732,7 @@ impl SyncStore for PgStore {
         // earlier, after which another holder may take over — which the fenced cursor and the
         // claims make safe. So its commit does not wait for the disk (the engine renews before
         // every page).
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        let mut tx = begin_detached(&self.pool, Some(BEGIN_NO_SYNC))
             .await
             .map_err(|e| ctx.db(e))?;
         let done = sqlx::query(concat!(
@@ -746,7 +780,7 @@ impl SyncStore for PgStore {
 
     async fn record(&self, config: &str, update: &StatusUpdate) -> Result<()> {
         let ctx = Ctx::new(STORE, "record");
-        let mut tx = self.pool.begin().await.map_err(|e| ctx.db(e))?;
+        let mut tx = self.begin().await.map_err(|e| ctx.db(e))?;
         // The row exists (so that it can be locked), then is locked, read, changed, written.
         sqlx::query(
             "INSERT INTO isp_sync_status (config, fields, applied) VALUES ($1, '{}', 0) \
