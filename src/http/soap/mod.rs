@@ -265,6 +265,26 @@ fn local(name: &str) -> String {
     }
 }
 
+/// The attributes of a start tag, each checked, `xmlns` declarations left out: (local name,
+/// value).
+fn read_attributes(
+    start: &quick_xml::events::BytesStart<'_>,
+    into: &mut Vec<(String, String)>,
+) -> Result<(), XmlError> {
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| XmlError(format!("bad attribute: {e}")))?;
+        let key = attr.key.as_ref();
+        if key.starts_with("xmlns") {
+            continue;
+        }
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| XmlError(format!("bad attribute value: {e}")))?;
+        into.push((local(key), value.into_owned()));
+    }
+    Ok(())
+}
+
 /// The character a reference in text stands for: a character reference, or one of the five
 /// predefined entities. Any other entity is refused: none is ever declared or expanded.
 fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, XmlError> {
@@ -323,17 +343,7 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
                     name: local(e.name().as_ref()),
                     ..Element::default()
                 };
-                for attr in e.attributes() {
-                    let attr = attr.map_err(|e| XmlError(format!("bad attribute: {e}")))?;
-                    let key = attr.key.as_ref();
-                    if key.starts_with("xmlns") {
-                        continue;
-                    }
-                    let value = attr
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(|e| XmlError(format!("bad attribute value: {e}")))?;
-                    el.attributes.push((local(key), value.into_owned()));
-                }
+                read_attributes(e, &mut el.attributes)?;
                 if matches!(event, Event::Start(_)) {
                     stack.push(el);
                 } else {

@@ -44,7 +44,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::{Element, MAX_DEPTH, MAX_ELEMENTS, SOAP11_NS, SOAP12_NS, SoapError, SoapVersion};
-use super::{XmlError, read_fault, resolve_reference};
+use super::{XmlError, read_attributes, read_fault, resolve_reference};
 
 mod quick;
 
@@ -261,18 +261,7 @@ impl<'a> Exact<'a> {
         else {
             return Ok(());
         };
-        for attr in start.attributes() {
-            let attr = attr.map_err(|e| XmlError(format!("bad attribute: {e}")))?;
-            let key = attr.key.as_ref();
-            if key.starts_with("xmlns") {
-                continue;
-            }
-            let value = attr
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| XmlError(format!("bad attribute value: {e}")))?;
-            into.push((local(key).to_owned(), value.into_owned()));
-        }
-        Ok(())
+        read_attributes(start, into)
     }
 }
 
